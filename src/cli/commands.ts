@@ -1,0 +1,7 @@
+import type { CliCommand } from './command.js';
+
+/**
+ * The subcommands, in the order `outlast --help` lists them. Each lives in its own file under
+ * `src/cli/` and is only a consumer of the library.
+ */
+export const commands: CliCommand[] = [];

@@ -1,0 +1,32 @@
+/**
+ * Every error outlast raises or reports carries a stable, machine-readable `code`.
+ * The full list, with what each means and what to do, is in `docs/errors.md`.
+ */
+export type OutlastErrorCode =
+  // wire
+  | 'invalid-field'
+  | 'invalid-retry'
+  | 'max-line-bytes-exceeded'
+  | 'max-event-bytes-exceeded'
+  // generic misuse
+  | 'invalid-option';
+
+/** Base error for everything outlast throws or reports. */
+export class OutlastError<C extends string = OutlastErrorCode> extends Error {
+  override readonly name: string = 'OutlastError';
+  /** Stable code: switch on this, not on the message. */
+  readonly code: C;
+
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Narrow an unknown value to an {@link OutlastError}, optionally of one code. */
+export function isOutlastError<C extends string = OutlastErrorCode>(
+  value: unknown,
+  code?: C,
+): value is OutlastError<C> {
+  return value instanceof OutlastError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,95 @@
+import { OutlastError } from '../errors.js';
+import type { SseEventInit } from './types.js';
+
+/*
+ * [spec] HTML "Server-sent events", 9.2.5 Interpreting an event stream / 9.2.6 Authoring notes.
+ * The stream is UTF-8 text; lines end in CRLF, LF or CR. An event is a block of `field: value`
+ * lines ended by a blank line. We always emit LF line ends and one space after the colon.
+ */
+
+const LINE_BREAK = /\r\n|\r|\n/;
+const HAS_CR_OR_LF = /[\r\n]/;
+
+const encoder = new TextEncoder();
+
+/**
+ * Serialises one event to its text form (ending with the blank line that dispatches it).
+ *
+ * @throws {OutlastError} `invalid-field` when `id` or `event` holds CR or LF (they would end
+ *   the line and inject fields) or `id` holds NUL (a client ignores such an id, which would
+ *   silently break resume); `invalid-retry` when `retry` is not a non-negative integer.
+ */
+export function formatEvent(event: SseEventInit): string {
+  let out = '';
+  if (event.event !== undefined) {
+    if (HAS_CR_OR_LF.test(event.event)) {
+      throw new OutlastError(
+        'invalid-field',
+        `event type ${JSON.stringify(event.event)} contains CR or LF; an event type is one line`,
+      );
+    }
+    out += `event: ${event.event}\n`;
+  }
+  if (event.data !== undefined) {
+    const text = typeof event.data === 'string' ? event.data : JSON.stringify(event.data);
+    if (text === undefined) {
+      throw new OutlastError('invalid-field', 'event data is not JSON-serialisable');
+    }
+    // [spec] "If the field name is 'data': Append the field value to the data buffer, then
+    // append a single U+000A LINE FEED (LF) character to the data buffer." So each line of the
+    // payload travels as its own `data:` line; CR, LF and CRLF inside the data all split
+    // (the client rejoins them with LF).
+    if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+      out += `data: ${text}\n`;
+    } else {
+      for (const line of text.split(LINE_BREAK)) out += `data: ${line}\n`;
+    }
+  }
+  if (event.id !== undefined) {
+    if (HAS_CR_OR_LF.test(event.id) || event.id.includes('\0')) {
+      throw new OutlastError(
+        'invalid-field',
+        `event id ${JSON.stringify(event.id)} contains CR, LF or NUL; clients ignore or split such ids`,
+      );
+    }
+    // Written after data so a reader that stops mid-block never records an id whose data it
+    // did not get; the order of fields inside a block does not matter to the spec.
+    out += `id: ${event.id}\n`;
+  }
+  if (event.retry !== undefined) {
+    if (!Number.isSafeInteger(event.retry) || event.retry < 0) {
+      throw new OutlastError(
+        'invalid-retry',
+        `retry must be a non-negative integer number of milliseconds, got ${event.retry}`,
+      );
+    }
+    // [spec] "If the field value consists of only ASCII digits, then interpret the field value
+    // as an integer in base ten, and set the event stream's reconnection time to that integer."
+    out += `retry: ${event.retry}\n`;
+  }
+  return `${out}\n`;
+}
+
+/**
+ * Serialises a comment. Comments are ignored by `EventSource` but they are bytes on the wire:
+ * that is what keeps idle clocks from firing (a heartbeat). A multi-line text becomes one
+ * comment line per line. The result ends with LF only: a comment never dispatches an event.
+ */
+export function formatComment(text = ''): string {
+  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+    return text === '' ? ':\n' : `: ${text}\n`;
+  }
+  let out = '';
+  for (const line of text.split(LINE_BREAK)) out += line === '' ? ':\n' : `: ${line}\n`;
+  return out;
+}
+
+/** {@link formatEvent} as UTF-8 bytes. */
+export function encodeEvent(event: SseEventInit): Uint8Array {
+  return encoder.encode(formatEvent(event));
+}
+
+/** {@link formatComment} as UTF-8 bytes. */
+export function encodeComment(text = ''): Uint8Array {
+  return encoder.encode(formatComment(text));
+}
