@@ -74,6 +74,11 @@ export interface SseParser {
   reset(options?: { lastEventId?: string }): void;
   /** [spec] "the last event ID string": the id a reconnect would send as `Last-Event-ID`. */
   readonly lastEventId: string;
+  /**
+   * Bytes held right now: the unfinished line plus the current event's data (UTF-8). Never
+   * more than `maxLineBytes + maxEventBytes`, whatever the input.
+   */
+  readonly bufferedBytes: number;
 }
 
 const LF = 10;
@@ -272,19 +277,15 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     }
   }
 
-  // Parses a decoded region made of complete lines; it ends with CR or LF. `bytes` is the
-  // region's size in bytes, used to skip per-line limit checks when the region is small.
-  function parseRegion(s: string, bytes: number): void {
+  // Parses a decoded region made of complete lines; it ends with CR or LF.
+  function parseRegion(s: string): void {
     const n = s.length;
-    const checkLines = bytes > maxLineBytes;
     let pos = 0;
     if (s.indexOf('\r') === -1) {
       // LF only: the common case on the wire.
       let lf = s.indexOf('\n');
       while (lf !== -1) {
-        if (checkLines && lineTooLong(s, pos, lf)) {
-          lineOverflow();
-        } else if (
+        if (
           // Fast path: `data: x` then a blank line, the whole event in one line.
           !hasData &&
           !droppingEvent &&
@@ -299,12 +300,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
           appendData(s.slice(s.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf));
           dispatch();
           pos = lf + 2;
-          lf = s.indexOf('\n', pos);
-          continue;
         } else {
           processLine(s, pos, lf);
+          pos = lf + 1;
         }
-        pos = lf + 1;
         lf = s.indexOf('\n', pos);
       }
       return;
@@ -317,19 +316,33 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       if (lf !== -1 && lf < pos) lf = s.indexOf('\n', pos);
       const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
       if (end === -1) break; // cannot happen: a region ends with a line end
-      if (checkLines && lineTooLong(s, pos, end)) lineOverflow();
-      else processLine(s, pos, end);
+      processLine(s, pos, end);
       // [spec] end-of-line = ( cr lf / cr / lf ): a CR directly followed by LF is one line end.
       pos = end === cr && lf === end + 1 ? end + 2 : end + 1;
     }
   }
 
-  function lineTooLong(s: string, start: number, end: number): boolean {
-    const units = end - start;
-    // UTF-16 units never outnumber UTF-8 bytes, and one unit is at most 3 bytes.
-    if (units > maxLineBytes) return true;
-    if (units * 3 <= maxLineBytes) return false;
-    return utf8Length(s.slice(start, end)) > maxLineBytes;
+  // A region larger than maxLineBytes may hold an over-long line. Lines are measured on the
+  // raw bytes (an invalid byte decodes to a 3-byte U+FFFD, so decoded text would count
+  // differently depending on where chunks were cut), then decoded one by one. Rare: only
+  // chunks bigger than the line limit take this path.
+  function parseLargeRegion(chunk: Uint8Array, start: number, end: number): void {
+    let pos = start;
+    while (pos < end) {
+      let eol = pos;
+      while (eol < end) {
+        const b = chunk[eol];
+        if (b === LF || b === CR) break;
+        eol++;
+      }
+      if (eol - pos > maxLineBytes) lineOverflow();
+      else if (eol === pos) dispatch();
+      else {
+        const line = decodeUtf8(chunk, pos, eol);
+        processLine(line, 0, line.length);
+      }
+      pos = chunk[eol] === CR && eol + 1 < end && chunk[eol + 1] === LF ? eol + 2 : eol + 1;
+    }
   }
 
   function lineOverflow(): void {
@@ -420,7 +433,8 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         last--;
       }
       if (last >= start) {
-        parseRegion(decodeUtf8(chunk, start, last + 1), last + 1 - start);
+        if (last + 1 - start > maxLineBytes) parseLargeRegion(chunk, start, last + 1);
+        else parseRegion(decodeUtf8(chunk, start, last + 1));
         if (last === len - 1 && chunk[last] === CR) skipLF = true;
       }
       if (last + 1 < len && !appendPending(chunk, last + 1, len)) pendingOverflow();
@@ -449,6 +463,9 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     reset,
     get lastEventId() {
       return lastEventId;
+    },
+    get bufferedBytes() {
+      return pendingLength + (hasData ? utf8Length(data) : 0);
     },
   };
 }
