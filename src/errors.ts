@@ -8,6 +8,26 @@ export type OutlastErrorCode =
   | 'invalid-retry'
   | 'max-line-bytes-exceeded'
   | 'max-event-bytes-exceeded'
+  // store
+  | 'store-full'
+  | 'store-closed'
+  | 'stream-ended'
+  // server
+  | 'unknown-stream'
+  | 'unknown-job'
+  | 'unknown-route'
+  | 'bad-query'
+  | 'bad-request'
+  | 'bad-frame'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'request-too-large'
+  | 'too-many-connections'
+  | 'overloaded'
+  | 'reserved-event-type'
+  | 'job-failed'
+  | 'job-cancelled'
+  | 'job-lost'
   // generic misuse
   | 'invalid-option';
 

@@ -1,0 +1,164 @@
+/**
+ * The store contract: where streams (ordered, epoch-stamped event logs) and job records live.
+ * The in-memory store is the embedded default; a Redis Streams store implements the same
+ * interface, and one shared test suite (`test/store/store-suite.ts`) runs against every store.
+ *
+ * Every method is async so a networked store fits. A store never throws for a client's bad
+ * input (a malformed id is a `gap`, an unknown stream is `null`): it throws only for misuse and
+ * for its own limits, as `OutlastError`.
+ */
+
+/** What a producer hands to {@link Store.append}: the event type and its data, already text. */
+export interface EventInput {
+  /** Event type. `message` is the SSE default. Types beginning with `outlast.` are reserved. */
+  event: string;
+  /** Data as sent on the wire (the SSE `data:` lines, the WebSocket `data` string). */
+  data: string;
+}
+
+/** An event as the store keeps it. */
+export interface StoredEvent extends EventInput {
+  /** Opaque id `{epoch}:{seq}`; clients send it back to resume. */
+  readonly id: string;
+  /** Strictly increasing inside one epoch of one stream, starting at 1. */
+  readonly seq: number;
+  /** When it was appended (store clock, Unix ms). */
+  readonly time: number;
+}
+
+/**
+ * How a read position was understood:
+ * `fresh` no id given; `recovered` the id is known and every later event follows;
+ * `gap` the events right after the id are not available (see {@link GapReason}).
+ */
+export type ResumeOutcome = 'fresh' | 'recovered' | 'gap';
+
+/**
+ * Why a read could not continue right after the requested id:
+ * `evicted` it is older than what is retained (count, bytes or age retention);
+ * `epoch` it belongs to another incarnation of the stream (history lost, stream recreated);
+ * `malformed` it is not an id this store produces; `unknown` it is of this epoch but newer
+ * than anything appended (a forged or foreign id).
+ */
+export type GapReason = 'evicted' | 'epoch' | 'malformed' | 'unknown';
+
+/** The gap notice a client receives. */
+export interface GapInfo {
+  /** The id the client asked to resume after. */
+  requested: string;
+  /** The id of the first event it will receive (the oldest retained), or `null` if none. */
+  resumeFrom: string | null;
+  reason: GapReason;
+}
+
+/** The answer of {@link Store.read}. */
+export interface ReadResult {
+  /** Events after the position, oldest first, at most `limit`. */
+  events: StoredEvent[];
+  resume: ResumeOutcome;
+  /** Set when `resume` is `gap`. */
+  gap: GapInfo | null;
+  /** The stream's current epoch. */
+  epoch: string;
+  /** The stream has ended: nothing will be appended any more. */
+  ended: boolean;
+  /**
+   * The stream has ended and `events` reaches its last event (or the position already was
+   * the last event): the reader has everything.
+   */
+  done: boolean;
+}
+
+/** Facts about one stream, without its events. */
+export interface StreamInfo {
+  epoch: string;
+  /** Id of the oldest retained event, or `null` when none is retained. */
+  firstId: string | null;
+  /** Id of the newest event ever appended in this epoch (retained or not), or `null`. */
+  lastId: string | null;
+  /** Retained events. */
+  length: number;
+  /** Retained bytes (UTF-8 of type and data, roughly). */
+  bytes: number;
+  ended: boolean;
+}
+
+/** Receives a stream's live events, in order, after {@link Store.subscribe}. */
+export interface StoreListener {
+  /** One appended event. Called in append order; never for events appended before subscribe. */
+  event(event: StoredEvent): void;
+  /** The stream ended; called once, after its final event. */
+  end(): void;
+  /**
+   * The stream's history was lost while subscribed (evicted, flushed): the reader must start
+   * over (it will get a gap). Called at most once; no call follows it.
+   */
+  lost(): void;
+}
+
+/** Stops a subscription. Safe to call more than once. */
+export type Unsubscribe = () => void;
+
+/** State of a job, see `docs/protocol.md`. */
+export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'lost';
+
+/** A job's record, as `GET {base}/jobs/{id}` returns it. */
+export interface JobRecord {
+  id: string;
+  /** Registered handler name, when started over HTTP. */
+  name?: string;
+  state: JobState;
+  /** The job function's resolved value (JSON-serialisable), once `succeeded`. */
+  result?: unknown;
+  /** Code and message, once `failed` or `cancelled`. */
+  error?: { code: string; message: string };
+  /** Unix ms. */
+  createdAt: number;
+  /** Unix ms. */
+  updatedAt: number;
+}
+
+/** Where streams and job records live. See the file comment for the contract. */
+export interface Store {
+  /**
+   * Creates the stream if it does not exist (a new epoch); does nothing otherwise.
+   * @throws {OutlastError} `store-full` when the store is at its stream limit and nothing can
+   *   be evicted.
+   */
+  create(streamId: string): Promise<StreamInfo>;
+  /**
+   * Appends one event (creating the stream if needed), applies count and byte retention, and
+   * hands the event to live subscribers before resolving.
+   * @throws {OutlastError} `stream-ended` after {@link Store.end}; `store-full` as in `create`.
+   */
+  append(streamId: string, event: EventInput): Promise<StoredEvent>;
+  /**
+   * Ends the stream, after appending `finalEvent` when given. Subscribers get the final
+   * event, then `end()`. Ending an ended stream does nothing and resolves to `null`.
+   * Creates the stream if needed (an empty, ended stream).
+   */
+  end(streamId: string, finalEvent?: EventInput): Promise<StoredEvent | null>;
+  /**
+   * Reads events after `afterId` (`null`: from the oldest retained), at most `limit`
+   * (default: all retained). Resolves to `null` for an unknown stream.
+   */
+  read(streamId: string, afterId: string | null, limit?: number): Promise<ReadResult | null>;
+  /** Facts about a stream, or `null` if unknown. */
+  info(streamId: string): Promise<StreamInfo | null>;
+  /**
+   * Delivers events appended from now on. To read without loss: subscribe, then `read`, then
+   * skip live events whose `seq` is not above the last one read.
+   * @throws {OutlastError} `unknown-stream` if the stream does not exist.
+   */
+  subscribe(streamId: string, listener: StoreListener): Promise<Unsubscribe>;
+  /** Applies age retention now (count and bytes are applied on every append). */
+  trim(streamId: string): Promise<void>;
+  /** Deletes a stream and its events; subscribers get `lost()`. */
+  delete(streamId: string): Promise<void>;
+  /** Saves a job record; it expires `ttlMs` after this call (`null`: never). */
+  setJob(record: JobRecord, ttlMs: number | null): Promise<void>;
+  /** A job record, or `null` if unknown or expired. */
+  getJob(jobId: string): Promise<JobRecord | null>;
+  /** Stops background work (sweeps); the store is unusable afterwards. */
+  close(): Promise<void>;
+}
