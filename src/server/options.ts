@@ -1,0 +1,172 @@
+import type { ServerMetrics } from '../metrics/types.js';
+import type { Store } from '../store/types.js';
+import type { JobHandler } from './jobs.js';
+
+/**
+ * What the `authorize` hook answers: `true` lets the request through; `false` or `'forbidden'`
+ * gives 403; `'unauthorized'` gives 401. Anything else is a refusal (403).
+ */
+export type AuthorizeDecision = boolean | 'unauthorized' | 'forbidden';
+
+/** What a request wants to do, as told to the `authorize` hook. */
+export type AuthorizeAction = 'read' | 'start-job' | 'job' | 'cancel-job' | 'report';
+
+/** CORS settings. */
+export interface CorsOptions {
+  /**
+   * Allowed origins: `'*'`, one origin, a list, or a predicate.
+   * @default '*'
+   */
+  origin?: '*' | string | string[] | ((origin: string) => boolean);
+  /**
+   * Send `Access-Control-Allow-Credentials: true` (the origin is then echoed, never `*`).
+   * @default false
+   */
+  credentials?: boolean;
+  /**
+   * Preflight cache lifetime, seconds.
+   * @default 600
+   */
+  maxAgeSeconds?: number;
+}
+
+/** Every option of the server. Defaults are in {@link serverDefaults}. */
+export interface ServerOptions {
+  /** Where streams and job records live. @default a new `createMemoryStore()` */
+  store?: Store;
+  /** Path prefix of every route. @default '/outlast' */
+  basePath?: string;
+  /**
+   * Heartbeat interval when the client asks for none, ms. Half of the shortest idle clock on
+   * the path is enough (ALB 60 s, nginx 60 s, Heroku 55 s).
+   * @default 15_000
+   */
+  heartbeatMs?: number;
+  /** Lowest heartbeat a client may ask for (`heartbeat` query), ms. @default 1_000 */
+  minHeartbeatMs?: number;
+  /** Highest heartbeat a client may ask for, ms. @default 60_000 */
+  maxHeartbeatMs?: number;
+  /**
+   * Granularity of the shared heartbeat scheduler, ms: heartbeats and rotations fire up to
+   * this much early, never late.
+   * @default 250
+   */
+  heartbeatTickMs?: number;
+  /**
+   * Longest time one response stays open before the server rotates it (`outlast.rotate`,
+   * clean end, client resumes at once). Set it below the shortest total-duration clock on the
+   * path (Service Connect 15 s, API Gateway 29 s, GCP LB 30 s). `null`: no rotation unless the
+   * client asks with `maxStream`.
+   * @default null
+   */
+  maxStreamMs?: number | null;
+  /** Lowest `maxStream` a client may ask for, ms. @default 1_000 */
+  minMaxStreamMs?: number;
+  /**
+   * Highest `maxStream` a client may ask for when `maxStreamMs` is `null` (when set,
+   * `maxStreamMs` is the cap), ms.
+   * @default 3_600_000
+   */
+  maxStreamCapMs?: number;
+  /** SSE `retry:` hint: how long `EventSource` waits before reconnecting, ms. @default 1_000 */
+  retryMs?: number;
+  /** Long-poll hold when the client gives no `wait`, ms. @default 25_000 */
+  pollWaitMs?: number;
+  /** Highest `wait` a client may ask for, ms. @default 60_000 */
+  maxPollWaitMs?: number;
+  /** Most events in one long-poll batch. @default 1_000 */
+  maxPollBatch?: number;
+  /**
+   * A WebSocket opened without `lastEventId` in its query must send its resume frame within
+   * this time, ms, or it is closed with 1008.
+   * @default 10_000
+   */
+  wsHelloTimeoutMs?: number;
+  /** Largest WebSocket frame accepted from a client, bytes. @default 4_096 */
+  maxWsFrameBytes?: number;
+  /**
+   * Bytes a connection may have queued for a client that does not read. Past it the
+   * connection is closed (reason `backpressure`); the client resumes from its last id.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBufferBytes?: number;
+  /** Connections (SSE, WebSocket, held polls) per stream; past it: 429. @default 10_000 */
+  maxConnectionsPerStream?: number;
+  /** Connections in total; past it: 503. @default 20_000 */
+  maxConnections?: number;
+  /** Jobs running at once in this process; past it `POST /jobs/{name}` gets 503. @default 1_000 */
+  maxRunningJobs?: number;
+  /** Largest request body (job input), bytes; past it: 413. @default 1_048_576 (1 MiB) */
+  maxBodyBytes?: number;
+  /** Largest cut-report body, bytes. @default 65_536 */
+  maxReportBytes?: number;
+  /** Most reports in one `POST /reports`. @default 100 */
+  maxReportsPerRequest?: number;
+  /** `Retry-After` sent with 429 and 503, seconds. @default 5 */
+  retryAfterSeconds?: number;
+  /** How long a settled job's result or error stays fetchable, ms. @default 3_600_000 */
+  resultTtlMs?: number;
+  /** Events read from the store per round while a reader catches up. @default 500 */
+  readBatch?: number;
+  /** Named job handlers, started by `POST {base}/jobs/{name}` with the JSON body as input. */
+  jobs?: Record<string, JobHandler>;
+  /**
+   * Decides who may read a stream, start, read or cancel a job, and report cuts. `streamId` is
+   * the stream or job id (the handler name for `start-job`, `''` for `report`).
+   * Default: everyone may do everything (ids are unguessable; nothing lists them).
+   */
+  authorize?: (
+    request: Request,
+    streamId: string,
+    action: AuthorizeAction,
+  ) => AuthorizeDecision | Promise<AuthorizeDecision>;
+  /** CORS; `null`: no CORS headers. @default null */
+  cors?: CorsOptions | null;
+  /** Metrics sink, e.g. `createMetrics()` from `outlast/metrics`. @default none */
+  metrics?: ServerMetrics | null;
+  /** Clock, Unix ms. @default Date.now */
+  now?: () => number;
+  /** Called with errors no client can be told about (a job's thrown error, a store failure). */
+  onError?: (error: unknown) => void;
+}
+
+/** Default option values of the server. */
+export const serverDefaults = {
+  basePath: '/outlast',
+  heartbeatMs: 15_000,
+  minHeartbeatMs: 1_000,
+  maxHeartbeatMs: 60_000,
+  heartbeatTickMs: 250,
+  maxStreamMs: null as number | null,
+  minMaxStreamMs: 1_000,
+  maxStreamCapMs: 3_600_000,
+  retryMs: 1_000,
+  pollWaitMs: 25_000,
+  maxPollWaitMs: 60_000,
+  maxPollBatch: 1_000,
+  wsHelloTimeoutMs: 10_000,
+  maxWsFrameBytes: 4_096,
+  maxBufferBytes: 1_048_576,
+  maxConnectionsPerStream: 10_000,
+  maxConnections: 20_000,
+  maxRunningJobs: 1_000,
+  maxBodyBytes: 1_048_576,
+  maxReportBytes: 65_536,
+  maxReportsPerRequest: 100,
+  retryAfterSeconds: 5,
+  resultTtlMs: 3_600_000,
+  readBatch: 500,
+} as const;
+
+/** Options after defaults, as the server uses them. */
+export type ResolvedOptions = Omit<
+  Required<ServerOptions>,
+  'authorize' | 'cors' | 'metrics' | 'onError' | 'store' | 'maxStreamMs'
+> & {
+  store: Store;
+  maxStreamMs: number | null;
+  authorize: ServerOptions['authorize'] | undefined;
+  cors: CorsOptions | null;
+  metrics: ServerMetrics;
+  onError: (error: unknown) => void;
+};

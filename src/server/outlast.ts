@@ -1,0 +1,81 @@
+import type { JobRecord, Store } from '../store/types.js';
+import { ServerCore } from './core.js';
+import { createFetchHandler } from './fetch.js';
+import type { JobFunction, JobHandle, StartJobOptions } from './jobs.js';
+import { createNodeHandler, type NodeHandler } from './node.js';
+import type { ResolvedOptions, ServerOptions } from './options.js';
+
+/** An event to publish. */
+export interface PublishInput {
+  /** Event type. Types beginning with `outlast.` are reserved. @default 'message' */
+  event?: string;
+  /** Payload: a string is sent as is, anything else as JSON. @default null */
+  data?: unknown;
+}
+
+/** A server: publish to streams, run jobs, and serve readers through the adapters. */
+export interface Outlast {
+  /** The options in effect (defaults applied). */
+  readonly options: Readonly<ResolvedOptions>;
+  /** The store in use. */
+  readonly store: Store;
+  /** Connections held now (SSE, WebSocket, held long-polls). */
+  readonly connections: number;
+  /**
+   * Appends an event to a stream (created on first publish) and delivers it to live readers.
+   * Resolves to its id.
+   * @throws {OutlastError} `reserved-event-type`, `stream-ended`, `store-full`.
+   */
+  publish(streamId: string, event: PublishInput): Promise<string>;
+  /**
+   * Ends a stream after an optional final event: readers get it, then `outlast.end`, and
+   * their responses end. Later readers at the final id get 204.
+   */
+  end(streamId: string, finalEvent?: PublishInput): Promise<void>;
+  /**
+   * Runs `fn` decoupled from any connection: it keeps running when every client has gone.
+   * Its progress goes to the stream named by the job id; its result or error is kept for
+   * `resultTtlMs` at `GET {base}/jobs/{id}`.
+   * @throws {OutlastError} `overloaded` past `maxRunningJobs`.
+   */
+  startJob<I = unknown, R = unknown>(
+    fn: JobFunction<I, R>,
+    options?: StartJobOptions<I>,
+  ): Promise<JobHandle>;
+  /** Cancels a job running in this process; `false` when it is not running here. */
+  cancelJob(jobId: string, reason?: string): Promise<boolean>;
+  /** A job's record, or `null`. */
+  getJob(jobId: string): Promise<JobRecord | null>;
+  /** Fetch-style handler (Hono, Bun, Deno, Workers, Next.js): SSE and long-polling. */
+  fetch(request: Request): Promise<Response>;
+  /** Node handler (node:http, Express, Fastify): SSE and long-polling. */
+  readonly handleNode: NodeHandler;
+  /** Ends every connection (clients resume elsewhere), cancels running jobs. */
+  close(): Promise<void>;
+}
+
+/** Creates a server; see {@link ServerOptions} for every option and its default. */
+export function createOutlast(options: ServerOptions = {}): Outlast {
+  const core = new ServerCore(options);
+  const fetchHandler = createFetchHandler(core);
+  const handleNode = createNodeHandler(core);
+  const outlast: Outlast & { core: ServerCore } = {
+    core,
+    options: core.o,
+    store: core.store,
+    get connections() {
+      return core.connections;
+    },
+    async publish(streamId, event) {
+      return (await core.publish(streamId, event)).id;
+    },
+    end: (streamId, finalEvent) => core.end(streamId, finalEvent),
+    startJob: (fn, jobOptions) => core.jobs.start(fn, jobOptions),
+    cancelJob: (jobId, reason) => core.jobs.cancel(jobId, reason),
+    getJob: (jobId) => core.store.getJob(jobId),
+    fetch: fetchHandler,
+    handleNode,
+    close: () => core.close(),
+  };
+  return outlast;
+}

@@ -1,0 +1,201 @@
+import { isOutlastError } from '../errors.js';
+import type { ServerCore } from './core.js';
+import {
+  corsHeaders,
+  emptyReply,
+  errorReply,
+  type Incoming,
+  jsonReply,
+  type Reply,
+} from './http.js';
+import { pollReply } from './poll.js';
+import { parseStreamQuery, type StreamParams } from './query.js';
+import { readReports } from './reports.js';
+import { Session } from './session.js';
+import { SseTransport, sseHeaders } from './sse.js';
+
+/** Splits `{base}/a/b` into decoded segments, or `null` when outside the base path. */
+export function routeSegments(base: string, pathname: string): string[] | null | 'bad' {
+  if (!pathname.startsWith(`${base}/`)) return null;
+  try {
+    return pathname
+      .slice(base.length + 1)
+      .split('/')
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    return 'bad';
+  }
+}
+
+/** The resume position: `lastEventId` query wins over the `Last-Event-ID` header. */
+export function resumePosition(params: StreamParams, inc: Incoming): string | null {
+  const id = params.lastEventId ?? inc.header('last-event-id');
+  return id === null || id === undefined || id === '' ? null : id;
+}
+
+function notFound(what: 'stream' | 'job'): Reply {
+  return what === 'stream'
+    ? errorReply(404, 'unknown-stream', 'no such stream (it may have ended and expired)')
+    : errorReply(404, 'unknown-job', 'no such job (its record may have expired)');
+}
+
+async function streamRoute(core: ServerCore, inc: Incoming, streamId: string): Promise<Reply> {
+  const o = core.o;
+  const params = parseStreamQuery(inc.url.searchParams, o);
+  if (typeof params === 'string') {
+    core.metrics.rejected('bad-query');
+    return errorReply(400, 'bad-query', params);
+  }
+  const transport = params.transport ?? 'sse';
+  if (transport === 'ws') {
+    return errorReply(400, 'bad-query', 'transport=ws needs a WebSocket upgrade request');
+  }
+  const denied = await core.authorize(inc, streamId, 'read');
+  if (denied !== null) return denied;
+  const afterId = resumePosition(params, inc);
+  const batch = transport === 'poll' ? o.maxPollBatch : o.readBatch;
+  const initial = await core.store.read(streamId, afterId, batch);
+  if (initial === null) return notFound('stream');
+  if (transport === 'poll') {
+    return pollReply(core, streamId, afterId, initial, {
+      waitMs: params.waitMs,
+      heartbeatMs: params.heartbeatMs,
+      maxBatch: o.maxPollBatch,
+      onClose: (listener) => inc.onClose(listener),
+      hold: () => core.acquire(streamId),
+    });
+  }
+  // [spec] EventSource: "a 204 No Content response code ... must fail the connection" and
+  // stop reconnecting: the right answer for a reader that already has the final event.
+  if (initial.done && initial.events.length === 0 && initial.resume === 'recovered') {
+    return emptyReply(204);
+  }
+  const release = core.acquire(streamId);
+  if (typeof release !== 'function') return release;
+  return {
+    status: 200,
+    headers: sseHeaders(params.heartbeatMs, params.maxStreamMs),
+    body: null,
+    stream: (sink) => {
+      const session = new Session(
+        core,
+        new SseTransport(sink, o.retryMs),
+        streamId,
+        params.heartbeatMs,
+        params.maxStreamMs,
+      );
+      core.track(session, release);
+      core.metrics.connectionOpened('sse');
+      sink.onClose(() => session.clientClosed());
+      void session.start(afterId, initial);
+    },
+  };
+}
+
+async function startJobRoute(core: ServerCore, inc: Incoming, name: string): Promise<Reply> {
+  const handler = Object.hasOwn(core.o.jobs, name) ? core.o.jobs[name] : undefined;
+  if (handler === undefined) {
+    return errorReply(404, 'unknown-job', `no job handler named ${JSON.stringify(name)}`);
+  }
+  const denied = await core.authorize(inc, name, 'start-job');
+  if (denied !== null) return denied;
+  const body = await inc.body(core.o.maxBodyBytes);
+  if (body === null) {
+    return errorReply(
+      413,
+      'request-too-large',
+      `job input is limited to ${core.o.maxBodyBytes} bytes (maxBodyBytes)`,
+    );
+  }
+  let input: unknown = null;
+  if (body.length > 0) {
+    try {
+      input = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      return errorReply(400, 'bad-request', 'the job input must be a JSON body (or empty)');
+    }
+  }
+  try {
+    const job = await core.jobs.start(handler, { input, name });
+    const base = core.o.basePath;
+    return jsonReply(202, {
+      jobId: job.id,
+      stream: `${base}/jobs/${job.id}/events`,
+      result: `${base}/jobs/${job.id}`,
+    });
+  } catch (error) {
+    if (isOutlastError(error, 'overloaded') || isOutlastError(error, 'store-full')) {
+      core.metrics.rejected('overloaded');
+      return errorReply(503, 'overloaded', error.message, {
+        'retry-after': String(core.o.retryAfterSeconds),
+      });
+    }
+    throw error;
+  }
+}
+
+async function jobRoute(core: ServerCore, inc: Incoming, jobId: string): Promise<Reply> {
+  const action = inc.method === 'DELETE' ? 'cancel-job' : 'job';
+  const denied = await core.authorize(inc, jobId, action);
+  if (denied !== null) return denied;
+  const record = await core.store.getJob(jobId);
+  if (record === null) return notFound('job');
+  if (inc.method === 'GET') return jsonReply(200, record);
+  if (record.state === 'running') await core.jobs.cancel(jobId);
+  return jsonReply(202, (await core.store.getJob(jobId)) ?? record);
+}
+
+async function route(core: ServerCore, inc: Incoming, parts: string[]): Promise<Reply> {
+  const m = inc.method;
+  const [first, second, third, ...rest] = parts;
+  if (rest.length === 0 && second !== undefined && second !== '') {
+    if (first === 'streams' && third === undefined && m === 'GET') {
+      return streamRoute(core, inc, second);
+    }
+    if (first === 'jobs' && third === undefined && m === 'POST') {
+      return startJobRoute(core, inc, second);
+    }
+    if (first === 'jobs' && third === undefined && (m === 'GET' || m === 'DELETE')) {
+      return jobRoute(core, inc, second);
+    }
+    if (first === 'jobs' && third === 'events' && m === 'GET') {
+      return streamRoute(core, inc, second);
+    }
+  }
+  if (first === 'reports' && second === undefined && m === 'POST') {
+    const denied = await core.authorize(inc, '', 'report');
+    if (denied !== null) return denied;
+    return readReports(core, inc);
+  }
+  return errorReply(
+    404,
+    'unknown-route',
+    `no route for ${m} ${inc.url.pathname}; see docs/protocol.md`,
+  );
+}
+
+/**
+ * The transport-neutral request handler behind every adapter. Answers `null` for paths
+ * outside the base path (adapters pass those on: `next()`, 404).
+ */
+export async function handle(core: ServerCore, inc: Incoming): Promise<Reply | null> {
+  const parts = routeSegments(core.o.basePath, inc.url.pathname);
+  if (parts === null) return null;
+  const cors = corsHeaders(core.o.cors, inc.header('origin'), inc.method === 'OPTIONS');
+  let reply: Reply;
+  if (inc.method === 'OPTIONS') reply = emptyReply(204);
+  else if (parts === 'bad')
+    reply = errorReply(400, 'bad-request', 'the path is not valid percent-encoding');
+  else {
+    try {
+      reply = await route(core, inc, parts);
+    } catch (error) {
+      core.onError(error);
+      reply = errorReply(500, 'overloaded', 'the server failed to answer; retry later', {
+        'retry-after': String(core.o.retryAfterSeconds),
+      });
+    }
+  }
+  Object.assign(reply.headers, cors);
+  return reply;
+}
