@@ -8,6 +8,7 @@ import type { SseEventInit } from './types.js';
  */
 
 const LINE_BREAK = /\r\n|\r|\n/;
+const LINE_BREAKS = /\r\n|\r|\n/g;
 const HAS_CR_OR_LF = /[\r\n]/;
 
 const encoder = new TextEncoder();
@@ -21,6 +22,18 @@ const encoder = new TextEncoder();
  */
 export function formatEvent(event: SseEventInit): string {
   let out = '';
+  if (event.id !== undefined) {
+    if (HAS_CR_OR_LF.test(event.id) || event.id.includes('\0')) {
+      throw new OutlastError(
+        'invalid-field',
+        `event id ${JSON.stringify(event.id)} contains CR, LF or NUL; clients ignore or split such ids`,
+      );
+    }
+    // [spec] the id only becomes the last event id when the block is dispatched (its blank
+    // line), so field order inside a block does not matter. We write id, event, retry, then
+    // data: the conventional order, and the one the parser's fast paths expect.
+    out += `id: ${event.id}\n`;
+  }
   if (event.event !== undefined) {
     if (HAS_CR_OR_LF.test(event.event)) {
       throw new OutlastError(
@@ -29,32 +42,6 @@ export function formatEvent(event: SseEventInit): string {
       );
     }
     out += `event: ${event.event}\n`;
-  }
-  if (event.data !== undefined) {
-    const text = typeof event.data === 'string' ? event.data : JSON.stringify(event.data);
-    if (text === undefined) {
-      throw new OutlastError('invalid-field', 'event data is not JSON-serialisable');
-    }
-    // [spec] "If the field name is 'data': Append the field value to the data buffer, then
-    // append a single U+000A LINE FEED (LF) character to the data buffer." So each line of the
-    // payload travels as its own `data:` line; CR, LF and CRLF inside the data all split
-    // (the client rejoins them with LF).
-    if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
-      out += `data: ${text}\n`;
-    } else {
-      for (const line of text.split(LINE_BREAK)) out += `data: ${line}\n`;
-    }
-  }
-  if (event.id !== undefined) {
-    if (HAS_CR_OR_LF.test(event.id) || event.id.includes('\0')) {
-      throw new OutlastError(
-        'invalid-field',
-        `event id ${JSON.stringify(event.id)} contains CR, LF or NUL; clients ignore or split such ids`,
-      );
-    }
-    // Written after data so a reader that stops mid-block never records an id whose data it
-    // did not get; the order of fields inside a block does not matter to the spec.
-    out += `id: ${event.id}\n`;
   }
   if (event.retry !== undefined) {
     if (!Number.isSafeInteger(event.retry) || event.retry < 0) {
@@ -66,6 +53,20 @@ export function formatEvent(event: SseEventInit): string {
     // [spec] "If the field value consists of only ASCII digits, then interpret the field value
     // as an integer in base ten, and set the event stream's reconnection time to that integer."
     out += `retry: ${event.retry}\n`;
+  }
+  if (event.data !== undefined) {
+    const text = typeof event.data === 'string' ? event.data : JSON.stringify(event.data);
+    if (text === undefined) {
+      throw new OutlastError('invalid-field', 'event data is not JSON-serialisable');
+    }
+    // [spec] "If the field name is 'data': Append the field value to the data buffer, then
+    // append a single U+000A LINE FEED (LF) character to the data buffer." So each line of the
+    // payload travels as its own `data:` line; CR, LF and CRLF inside the data all split
+    // (the client rejoins them with LF).
+    out +=
+      text.indexOf('\n') === -1 && text.indexOf('\r') === -1
+        ? `data: ${text}\n`
+        : `data: ${text.replace(LINE_BREAKS, '\ndata: ')}\n`;
   }
   return `${out}\n`;
 }

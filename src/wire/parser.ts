@@ -1,6 +1,6 @@
 import { OutlastError } from '../errors.js';
 import type { SseEvent } from './types.js';
-import { decodeUtf8, utf8Length } from './utf8.js';
+import { createRegionDecoder, decodeUtf8, utf8Length } from './utf8.js';
 
 /*
  * An incremental parser for `text/event-stream`, written from the WHATWG HTML standard,
@@ -8,16 +8,18 @@ import { decodeUtf8, utf8Length } from './utf8.js';
  *
  * Design, and why it is fast:
  * - Bytes in. Line ends are found on the bytes. Only regions made of complete lines are
- *   decoded, each with one non-streaming UTF-8 decode. A line terminator (CR or LF) is ASCII,
- *   so it can never sit inside a multibyte sequence and ends any broken one: decoding a region
- *   of complete lines gives exactly what decoding the whole stream would, U+FFFD included, with
- *   no decoder state carried between chunks. (A streaming `TextDecoder` is several times slower
- *   than a one-shot decode on every runtime we measured.)
+ *   decoded, each in one call. A line terminator (CR or LF) is ASCII, so it can never sit
+ *   inside a multibyte sequence and ends any broken one: decoding a region of complete lines
+ *   gives exactly what decoding the whole stream would, U+FFFD included, with no decoder state
+ *   carried between regions. The decoder picks the engine's faster path per region (see
+ *   createRegionDecoder): one-shot for ASCII, streaming ICU for multibyte text.
  * - The partial line at the end of a chunk is kept as bytes, in one growable buffer that never
  *   exceeds `maxLineBytes`. That is the only thing that accumulates across chunks besides the
  *   current event's data, which `maxEventBytes` bounds.
- * - Decoded regions are scanned with `String.prototype.indexOf`, the fastest search the engine
- *   offers, caching CR and LF positions so a chunk is never rescanned (no quadratic paths).
+ * - Decoded regions are scanned with `String.prototype.indexOf`; the common lines (`data:`,
+ *   `id:`, comments, blank lines) are recognised by their first characters and handled
+ *   inline, and a one-line event is dispatched without touching the data buffer. CR and LF
+ *   positions are cached so a region is never rescanned (no quadratic paths).
  */
 
 /** Limits of the parser. Every field is optional; defaults are in {@link parserDefaults}. */
@@ -110,6 +112,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     else firstError ??= error;
   };
 
+  const decodeRegion = createRegionDecoder();
   // Bytes of an unfinished line. Grows by doubling, never past maxLineBytes.
   let pending = new Uint8Array(Math.min(256, maxLineBytes));
   let pendingLength = 0;
@@ -208,6 +211,18 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     }
   }
 
+  // [spec] "id: If the field value does not contain U+0000 NULL, then set the last event ID
+  // buffer to the field value. Otherwise, ignore the field." Ids are short: a loop beats a
+  // native indexOf call here.
+  function setId(s: string, from: number, end: number): void {
+    let i = from;
+    while (i < end && s.charCodeAt(i) !== 0) i++;
+    if (i === end) {
+      lastEventIdBuffer = from === end ? '' : s.slice(from, end);
+      blockId = lastEventIdBuffer;
+    }
+  }
+
   // [spec] "If the line is empty (a blank line) -> Dispatch the event. If the line starts with
   // a U+003A COLON character (:) -> Ignore the line. If the line contains a U+003A COLON
   // character (:) -> Collect the characters on the line before the first U+003A COLON
@@ -242,6 +257,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       appendData(s.slice(s.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5, end));
       return;
     }
+    if (c0 === 105 && s.charCodeAt(start + 1) === 100 && s.charCodeAt(start + 2) === COLON) {
+      setId(s, s.charCodeAt(start + 3) === SPACE ? start + 4 : start + 3, end);
+      return;
+    }
     let colon = s.indexOf(':', start);
     if (colon === -1 || colon > end) colon = end;
     const field = s.slice(start, colon);
@@ -259,12 +278,8 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         appendData(value);
         return;
       case 'id':
-        // [spec] "id: If the field value does not contain U+0000 NULL, then set the last event
-        // ID buffer to the field value. Otherwise, ignore the field."
-        if (value.indexOf('\0') === -1) {
-          lastEventIdBuffer = value;
-          blockId = value;
-        }
+        // Reached only for a line `id` without a colon (the fast path took the rest).
+        setId(s, end, end);
         return;
       case 'retry':
         // [spec] "retry: If the field value consists of only ASCII digits, then interpret the
@@ -279,36 +294,65 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
 
   // Parses a decoded region made of complete lines; it ends with CR or LF.
   function parseRegion(s: string): void {
+    if (s.indexOf('\r') === -1) parseLfRegion(s);
+    else parseMixedRegion(s);
+  }
+
+  // LF line ends only: the common case on the wire, so the hot loop. The common lines
+  // (`data:`, `id:`, comments, blank lines) are recognised by their first characters and
+  // handled inline; anything else goes through processLine.
+  function parseLfRegion(s: string): void {
+    let pos = 0;
+    let lf = s.indexOf('\n');
+    while (lf !== -1) {
+      const c0 = s.charCodeAt(pos);
+      if (pos === lf) {
+        dispatch();
+      } else if (droppingEvent) {
+        // Skipping the rest of an event that passed a limit.
+      } else if (
+        c0 === 100 &&
+        s.charCodeAt(pos + 4) === COLON &&
+        s.charCodeAt(pos + 1) === 97 &&
+        s.charCodeAt(pos + 2) === 116 &&
+        s.charCodeAt(pos + 3) === 97 &&
+        pos + 4 < lf
+      ) {
+        const value = s.slice(s.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf);
+        if (!hasData && s.charCodeAt(lf + 1) === LF && value.length * 3 <= maxEventBytes) {
+          // A one-line event: `data: x` then the blank line. Dispatch it directly.
+          lastEventId = lastEventIdBuffer;
+          const event: SseEvent = {
+            type: eventType === '' ? 'message' : eventType,
+            data: value,
+            lastEventId,
+            id: blockId,
+          };
+          if (eventType !== '') eventType = '';
+          blockId = undefined;
+          onEvent(event);
+          lf++;
+        } else {
+          appendData(value);
+        }
+      } else if (c0 === 105 && s.charCodeAt(pos + 1) === 100 && s.charCodeAt(pos + 2) === COLON) {
+        setId(s, s.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, lf);
+      } else if (c0 === COLON) {
+        if (onComment !== undefined) {
+          onComment(s.slice(s.charCodeAt(pos + 1) === SPACE ? pos + 2 : pos + 1, lf));
+        }
+      } else {
+        processLine(s, pos, lf);
+      }
+      pos = lf + 1;
+      lf = s.indexOf('\n', pos);
+    }
+  }
+
+  // Mixed line ends. Cache the next CR and LF positions so each is searched once.
+  function parseMixedRegion(s: string): void {
     const n = s.length;
     let pos = 0;
-    if (s.indexOf('\r') === -1) {
-      // LF only: the common case on the wire.
-      let lf = s.indexOf('\n');
-      while (lf !== -1) {
-        if (
-          // Fast path: `data: x` then a blank line, the whole event in one line.
-          !hasData &&
-          !droppingEvent &&
-          lf > pos + 4 &&
-          s.charCodeAt(lf + 1) === LF &&
-          s.charCodeAt(pos) === 100 &&
-          s.charCodeAt(pos + 1) === 97 &&
-          s.charCodeAt(pos + 2) === 116 &&
-          s.charCodeAt(pos + 3) === 97 &&
-          s.charCodeAt(pos + 4) === COLON
-        ) {
-          appendData(s.slice(s.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf));
-          dispatch();
-          pos = lf + 2;
-        } else {
-          processLine(s, pos, lf);
-          pos = lf + 1;
-        }
-        lf = s.indexOf('\n', pos);
-      }
-      return;
-    }
-    // Mixed line ends. Cache the next CR and LF positions so each is searched once.
     let cr = s.indexOf('\r');
     let lf = s.indexOf('\n');
     while (pos < n) {
@@ -365,7 +409,12 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       grown.set(pending.subarray(0, pendingLength));
       pending = grown;
     }
-    pending.set(chunk.subarray(start, end), pendingLength);
+    if (end - start <= 32) {
+      // Tiny appends (bytes trickling in): a loop beats allocating a subarray view.
+      for (let i = start, j = pendingLength; i < end; i++, j++) pending[j] = chunk[i]!;
+    } else {
+      pending.set(chunk.subarray(start, end), pendingLength);
+    }
     pendingLength = need;
     return true;
   }
@@ -434,7 +483,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       }
       if (last >= start) {
         if (last + 1 - start > maxLineBytes) parseLargeRegion(chunk, start, last + 1);
-        else parseRegion(decodeUtf8(chunk, start, last + 1));
+        else parseRegion(decodeRegion(chunk, start, last + 1));
         if (last === len - 1 && chunk[last] === CR) skipLF = true;
       }
       if (last + 1 < len && !appendPending(chunk, last + 1, len)) pendingOverflow();

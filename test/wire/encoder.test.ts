@@ -5,7 +5,7 @@ import { encodeComment, encodeEvent, formatComment, formatEvent } from '../../sr
 describe('formatEvent', () => {
   it('writes event, data, id and retry lines and a blank line', () => {
     expect(formatEvent({ id: '7', event: 'progress', data: 'half', retry: 1500 })).toBe(
-      'event: progress\ndata: half\nid: 7\nretry: 1500\n\n',
+      'id: 7\nevent: progress\nretry: 1500\ndata: half\n\n',
     );
   });
 
