@@ -28,6 +28,12 @@ export type OutlastErrorCode =
   | 'job-failed'
   | 'job-cancelled'
   | 'job-lost'
+  // proxy
+  | 'unknown-preset'
+  | 'unknown-knob'
+  | 'unknown-hop'
+  | 'proxy-listen-failed'
+  | 'proxy-closed'
   // generic misuse
   | 'invalid-option';
 

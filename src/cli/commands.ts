@@ -1,7 +1,8 @@
 import type { CliCommand } from './command.js';
+import { proxyCommand } from './proxy.js';
 
 /**
  * The subcommands, in the order `outlast --help` lists them. Each lives in its own file under
  * `src/cli/` and is only a consumer of the library.
  */
-export const commands: CliCommand[] = [];
+export const commands: CliCommand[] = [proxyCommand];
