@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  attachWebSocket,
+  createOutlast,
+  type Outlast,
+  type ServerOptions,
+} from '../../src/server/index.js';
+
+/** A real outlast server on 127.0.0.1, port 0 (plain node:http plus WebSocket attach). */
+export interface TestServer {
+  outlast: Outlast;
+  server: Server;
+  /** `http://127.0.0.1:{port}` */
+  origin: string;
+  /** `{origin}/outlast` */
+  base: string;
+  close(): Promise<void>;
+}
+
+/** Starts a server with test-friendly scaled limits merged under `options`. */
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const outlast = createOutlast({
+    heartbeatTickMs: 20,
+    minHeartbeatMs: 100,
+    minMaxStreamMs: 100,
+    onError: () => {},
+    ...options,
+  });
+  const server = createServer(outlast.handleNode);
+  attachWebSocket(outlast, server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    outlast,
+    server,
+    origin,
+    base: `${origin}/outlast`,
+    async close() {
+      await outlast.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `predicate` every 10 ms until true or `timeoutMs` (then throws with `what`). */
+export async function until(
+  predicate: () => boolean,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
