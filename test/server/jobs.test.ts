@@ -1,0 +1,142 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../../src/store/index.js';
+import { connect, eventsOf } from '../helpers/clients.js';
+import { sleep, startServer, type TestServer, until } from '../helpers/server.js';
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const getJob = async (s: TestServer, id: string) =>
+  (await (await fetch(`${s.base}/jobs/${id}`)).json()) as Record<string, unknown>;
+
+describe('jobs', () => {
+  it('gives ids of 128 random bits in base64url, all different', async () => {
+    server = await startServer();
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i++) ids.add((await server.outlast.startJob(() => i)).id);
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('stores the result and serves it with a plain GET', async () => {
+    server = await startServer();
+    const job = await server.outlast.startJob(async (ctx) => {
+      await ctx.progress({ step: 1 });
+      return { pages: 3 };
+    });
+    expect((await job.settled).state).toBe('succeeded');
+    expect(await getJob(server, job.id)).toMatchObject({
+      id: job.id,
+      state: 'succeeded',
+      result: { pages: 3 },
+      createdAt: expect.any(Number),
+      updatedAt: expect.any(Number),
+    });
+  });
+
+  it('records a failure with code and message, and ends the stream with outlast.error', async () => {
+    server = await startServer();
+    const job = await server.outlast.startJob(async () => {
+      throw new Error('page 7 unreadable');
+    });
+    await job.settled;
+    expect(await getJob(server, job.id)).toMatchObject({
+      state: 'failed',
+      error: { code: 'job-failed', message: 'page 7 unreadable' },
+    });
+    const conn = connect('sse', server.base, job.id);
+    await conn.finished;
+    expect(eventsOf(conn.messages).at(-1)).toMatchObject({
+      event: 'outlast.error',
+      data: JSON.stringify({ code: 'job-failed', message: 'page 7 unreadable' }),
+    });
+  });
+
+  it('cancels by DELETE: 202, state cancelled, signal aborted, stream ended', async () => {
+    server = await startServer();
+    let aborted = false;
+    const job = await server.outlast.startJob(async (ctx) => {
+      ctx.signal.addEventListener('abort', () => {
+        aborted = true;
+      });
+      await sleep(10_000);
+    });
+    const conn = connect('sse', server.base, job.id);
+    await conn.waitFor((m) => m.type === 'open');
+    const res = await fetch(`${server.base}/jobs/${job.id}`, { method: 'DELETE' });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as { state: string }).state).toBe('cancelled');
+    expect(aborted).toBe(true);
+    expect((await conn.finished).how).toBe('end');
+    expect(JSON.parse(eventsOf(conn.messages).at(-1)!.data)).toMatchObject({
+      code: 'job-cancelled',
+    });
+  });
+
+  it('cancels by AbortSignal, and ignores progress from a cancelled job', async () => {
+    server = await startServer();
+    const controller = new AbortController();
+    let late: Promise<void> | undefined;
+    const job = await server.outlast.startJob(
+      async (ctx) => {
+        await sleep(100);
+        late = ctx.progress('too late');
+      },
+      { signal: controller.signal },
+    );
+    controller.abort('user left');
+    expect((await job.settled).state).toBe('cancelled');
+    await sleep(150);
+    await late;
+    const events = (await server.outlast.store.read(job.id, null))!.events;
+    expect(events.map((e) => e.event)).toEqual(['outlast.error']);
+  });
+
+  it('forgets results after resultTtlMs', async () => {
+    server = await startServer({
+      resultTtlMs: 100,
+      store: createMemoryStore({ sweepIntervalMs: null }),
+    });
+    const job = await server.outlast.startJob(() => 'ok');
+    await job.settled;
+    expect((await fetch(`${server.base}/jobs/${job.id}`)).status).toBe(200);
+    await sleep(150);
+    expect((await fetch(`${server.base}/jobs/${job.id}`)).status).toBe(404);
+  });
+
+  it('refuses new jobs past maxRunningJobs with 503', async () => {
+    server = await startServer({ maxRunningJobs: 1, jobs: { slow: () => sleep(300) } });
+    expect((await fetch(`${server.base}/jobs/slow`, { method: 'POST' })).status).toBe(202);
+    const res = await fetch(`${server.base}/jobs/slow`, { method: 'POST' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).not.toBeNull();
+  });
+
+  it('keeps running when its only reader leaves, and its stream holds everything', async () => {
+    server = await startServer();
+    const job = await server.outlast.startJob(async (ctx) => {
+      for (let i = 0; i < 4; i++) {
+        await sleep(30);
+        await ctx.progress(i);
+      }
+      return 'done';
+    });
+    const conn = connect('ws', server.base, job.id);
+    await conn.waitFor((m) => m.type === 'open');
+    conn.cut();
+    await until(() => server!.outlast.connections === 0, 'the reader to leave');
+    expect((await job.settled).state).toBe('succeeded');
+    const replay = connect('poll', server.base, job.id);
+    await replay.finished;
+    expect(eventsOf(replay.messages).map((e) => e.data)).toEqual([
+      '0',
+      '1',
+      '2',
+      '3',
+      '{"result":"done"}',
+    ]);
+  });
+});
