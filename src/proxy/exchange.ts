@@ -16,6 +16,9 @@ import {
 } from './http.js';
 import type { HopKnobs } from './knobs.js';
 
+/** Pause between the last bytes of a reset exchange and the RST itself. */
+const RESET_GRACE_MS = 15;
+
 /** Scales a duration knob; `null` stays off. */
 export function scaled(ms: number | null, scale: number): number | null {
   return ms === null ? null : ms * scale;
@@ -214,7 +217,16 @@ export function handleExchange(hop: HopRuntime, req: IncomingMessage, res: Serve
         },
         cut: (how, why) => {
           if (why !== 'clock') hop.stats.cuts[why]++;
-          cut(how);
+          if (why !== 'reset') {
+            cut(how);
+            return;
+          }
+          // A reset right behind the last bytes reaches a Node client as a plain EOF (libuv
+          // reads the data, then reports the pending reset as end of stream): let the bytes
+          // be read first so the client sees ECONNRESET, as it would across a real network.
+          delivery?.destroy();
+          const t = hop.timers.setTimeout(() => cut('rst'), RESET_GRACE_MS);
+          res.once('close', () => hop.timers.clearTimeout(t));
         },
       },
     });
