@@ -219,12 +219,14 @@ async function run(context: CliContext): Promise<number> {
     knobs: knobs as Partial<HopKnobs>,
     control: control ?? false,
   });
-  stdout.write(`outlast proxy listening on ${proxy.url}\n`);
+  // One write, so a reader that waits for the first line gets the rest with it.
+  const lines = [`outlast proxy listening on ${proxy.url}`];
   proxy.hops.forEach((hop, i) => {
-    stdout.write(`  hop ${i} ${hop.name.padEnd(20)} ${hop.url} -> ${hop.target.href}\n`);
+    lines.push(`  hop ${i} ${hop.name.padEnd(20)} ${hop.url} -> ${hop.target.href}`);
   });
-  if (timeScale !== 1) stdout.write(`  time scale ${timeScale}\n`);
-  if (proxy.controlUrl !== null) stdout.write(`  control API on ${proxy.controlUrl}\n`);
+  if (timeScale !== 1) lines.push(`  time scale ${timeScale}`);
+  if (proxy.controlUrl !== null) lines.push(`  control API on ${proxy.controlUrl}`);
+  stdout.write(`${lines.join('\n')}\n`);
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
