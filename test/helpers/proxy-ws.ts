@@ -41,11 +41,11 @@ export function wsOutcome(url: string, every: number, holdMs: number): Promise<W
       done();
     });
     ws.on('close', () => {
-      out.closedAt = performance.now() - start;
+      if (!settled) out.closedAt = performance.now() - start;
       done();
     });
     ws.on('error', () => {
-      if (out.closedAt === null) out.closedAt = performance.now() - start;
+      if (!settled && out.closedAt === null) out.closedAt = performance.now() - start;
       done();
     });
   });
