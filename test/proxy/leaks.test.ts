@@ -19,14 +19,19 @@ function handles(): Record<string, number> {
 function rawThenCut(port: number, text: string, ms: number, how: 'fin' | 'rst'): Promise<void> {
   return new Promise((resolve) => {
     const s: Socket = connect(port, '127.0.0.1');
+    let cutTimer: ReturnType<typeof setTimeout> | undefined;
+    const guard = setTimeout(() => s.destroy(), ms + 2000);
     s.on('error', () => {});
-    s.on('close', () => resolve());
+    s.on('close', () => {
+      clearTimeout(guard);
+      clearTimeout(cutTimer);
+      resolve();
+    });
     s.on('data', () => {});
     s.once('connect', () => {
       s.write(text);
-      setTimeout(() => (how === 'rst' ? s.resetAndDestroy() : s.end()), ms);
+      cutTimer = setTimeout(() => (how === 'rst' ? s.resetAndDestroy() : s.end()), ms);
     });
-    setTimeout(() => s.destroy(), ms + 2000);
   });
 }
 
@@ -158,6 +163,7 @@ describe('no leaked sockets', () => {
     await sleep(100);
     // Nothing of ours is left: no socket, server or timer beyond what the runner had before.
     const after = handles();
+    expect(after, JSON.stringify({ before, after })).toBeDefined();
     for (const name of WATCHED) expect(after[name] ?? 0).toBeLessThanOrEqual(before[name] ?? 0);
   });
 });
