@@ -12,6 +12,7 @@ export type OutlastErrorCode =
   | 'store-full'
   | 'store-closed'
   | 'stream-ended'
+  | 'store-unavailable'
   // server
   | 'unknown-stream'
   | 'unknown-job'

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { OutlastError } from '../../errors.js';
+
+/**
+ * The part of a node-redis client this store uses. Structural, so the store does not load
+ * `redis` until it is created (it is an optional peer dependency) and tests could inject one.
+ */
+export interface RedisConnection {
+  readonly isReady: boolean;
+  sendCommand<T = unknown>(args: readonly string[], options?: { timeout?: number }): Promise<T>;
+  subscribe(
+    channel: string,
+    listener: (message: Buffer, channel: Buffer) => unknown,
+    bufferMode: true,
+  ): Promise<void>;
+  unsubscribe(
+    channel: string,
+    listener?: (message: Buffer, channel: Buffer) => unknown,
+    bufferMode?: true,
+  ): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown;
+  connect(): Promise<unknown>;
+  destroy(): void;
+}
+
+/** How the two connections are made. */
+export interface ConnectOptions {
+  url: string;
+  connectTimeoutMs: number;
+  reconnectMaxDelayMs: number;
+  maxPendingCommands: number;
+  name: string;
+}
+
+/** Where to find the `redis` package, and what to say when it is missing. */
+async function loadRedis(): Promise<typeof import('redis')> {
+  try {
+    return await import('redis');
+  } catch (error) {
+    throw new OutlastError(
+      'invalid-option',
+      'outlast/store/redis needs the "redis" package (an optional peer dependency): npm install redis',
+      { cause: error },
+    );
+  }
+}
+
+/** Hides the password of a URL for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+/**
+ * Opens one connection. It fails fast at start (a clear `store-unavailable` naming the URL);
+ * once connected it reconnects for ever with backoff, and rejects commands at once while
+ * disconnected (no offline queue: a publisher must learn that its event was not stored).
+ */
+export async function openConnection(o: ConnectOptions): Promise<RedisConnection> {
+  const { createClient } = await loadRedis();
+  let everReady = false;
+  const client = createClient({
+    url: o.url,
+    RESP: 2,
+    name: o.name,
+    disableOfflineQueue: true,
+    commandsQueueMaxLength: o.maxPendingCommands,
+    socket: {
+      connectTimeout: o.connectTimeoutMs,
+      reconnectStrategy: (retries: number, cause: Error) =>
+        everReady ? Math.min(50 * 2 ** Math.min(retries, 10), o.reconnectMaxDelayMs) : cause,
+    },
+  }) as unknown as RedisConnection;
+  client.on('error', () => {
+    // Reported through onConnectionChange and through each failed call; an 'error' event
+    // without a listener would crash the process.
+  });
+  client.on('ready', () => {
+    everReady = true;
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    client.destroy();
+    throw new OutlastError(
+      'store-unavailable',
+      `cannot connect to Redis at ${redactUrl(o.url)}: ${describe(error)}; start redis-server or set REDIS_URL`,
+      { cause: error },
+    );
+  }
+  return client;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+/**
+ * Turns a client failure into an `OutlastError`: `store-full` when Redis is out of memory,
+ * `store-unavailable` for everything else (down, reconnecting, timed out, queue full).
+ */
+export function storeError(what: string, error: unknown): OutlastError {
+  if (error instanceof OutlastError) return error;
+  const message = describe(error);
+  if (message.startsWith('OOM')) {
+    return new OutlastError(
+      'store-full',
+      `Redis is out of memory (maxmemory) and refused to ${what}; raise maxmemory or lower retention`,
+      { cause: error },
+    );
+  }
+  const timedOut =
+    /timeout/i.test(message) || (error instanceof Error && /Timeout/.test(error.name));
+  return new OutlastError(
+    'store-unavailable',
+    timedOut
+      ? `Redis did not answer in time to ${what} (${message}); the outcome is unknown: check before retrying`
+      : `Redis could not ${what} (${message}); nothing was stored: retry once Redis is back`,
+    { cause: error },
+  );
+}
+
+/** A Lua script run by EVALSHA, falling back to EVAL when Redis does not know it (restart). */
+export class Script {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run<T>(
+    client: RedisConnection,
+    keys: readonly string[],
+    args: readonly string[],
+    timeout: number,
+  ): Promise<T> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await client.sendCommand<T>(['EVALSHA', this.sha, ...tail], { timeout });
+    } catch (error) {
+      if (!describe(error).startsWith('NOSCRIPT')) throw error;
+      return client.sendCommand<T>(['EVAL', this.source, ...tail], { timeout });
+    }
+  }
+}

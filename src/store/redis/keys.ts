@@ -1,0 +1,36 @@
+/*
+ * Key layout. A stream's keys share the hash tag `{streamId}`, so the scripts that touch them
+ * together stay valid on Redis Cluster (all keys of one script in one slot).
+ *
+ *   {prefix}{streamId}:m   hash: epoch, seq (last appended), ended (0/1), bytes (retained)
+ *   {prefix}{streamId}:e   stream: one entry per retained event, id `{seq}-0`, fields t, e, d
+ *   {prefix}{streamId}:c   Pub/Sub channel: live notifications (see fanout.ts)
+ *   {prefix}job:{jobId}    hash: r (record JSON), s (state), o (owner instance), x (expiry)
+ *   {prefix}leases         sorted set: running job ids scored by lease end (Redis clock, ms)
+ */
+
+/** The keys of one stream. */
+export interface StreamKeys {
+  meta: string;
+  events: string;
+  channel: string;
+}
+
+/** Builds keys under one prefix. */
+export function keyspace(prefix: string) {
+  return {
+    stream(streamId: string): StreamKeys {
+      const base = `${prefix}{${streamId}}`;
+      return { meta: `${base}:m`, events: `${base}:e`, channel: `${base}:c` };
+    },
+    job(jobId: string): string {
+      return `${prefix}job:${jobId}`;
+    },
+    leases: `${prefix}leases`,
+    /** A glob matching every key of this prefix (tests and `clear()`). */
+    pattern: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`,
+  };
+}
+
+/** The keyspace of one store. */
+export type Keyspace = ReturnType<typeof keyspace>;

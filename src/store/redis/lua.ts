@@ -1,0 +1,217 @@
+/*
+ * The Lua scripts. Each stream operation is one script, so it is atomic (no other instance
+ * can interleave between allocating a seq and adding the entry) and costs one round trip.
+ *
+ * Entries are added with the explicit id `{seq}-0`: reading "after seq N" is then a plain
+ * `XRANGE (N-0 +` and the id is the seq, never a clock that could go backwards.
+ *
+ * Trimming is exact (`XTRIM MINID`, not `MAXLEN ~`): the contract reports exact retention
+ * (`firstId`, `length`, `evicted` gaps) and keeps a byte count, which needs to know exactly
+ * which entries left. With one drop per append in steady state, exact trimming costs one
+ * extra `XRANGE ... COUNT 1`.
+ */
+
+/** Shared helpers, prepended to every stream script. */
+const LIB = `
+local function seq_of(id) return tonumber(string.match(id, '^(%d+)')) end
+
+-- Drops the oldest entries past count, bytes (the newest is always kept) or age (cutoff < 0:
+-- no age limit). One XRANGE COUNT 1 per entry examined: the common case drops one or none.
+local function trim(m, e, max_events, max_bytes, cutoff)
+  local len = redis.call('XLEN', e)
+  local bytes = tonumber(redis.call('HGET', m, 'bytes') or '0')
+  local cursor = '-'
+  local last_dropped = nil
+  while len > 0 do
+    local by_size = len > max_events or (bytes > max_bytes and len > 1)
+    if not by_size and cutoff < 0 then break end
+    local first = redis.call('XRANGE', e, cursor, '+', 'COUNT', 1)[1]
+    if not first then break end
+    local f = first[2]
+    if not by_size and tonumber(f[2]) >= cutoff then break end
+    len = len - 1
+    bytes = bytes - (#f[4] + #f[6])
+    last_dropped = seq_of(first[1])
+    cursor = '(' .. first[1]
+  end
+  if last_dropped then
+    redis.call('XTRIM', e, 'MINID', (last_dropped + 1) .. '-0')
+    redis.call('HSET', m, 'bytes', bytes)
+  end
+end
+
+-- epoch, last seq, ended, bytes, first retained seq (0: none), retained count; or nil.
+local function info(m, e)
+  local h = redis.call('HMGET', m, 'epoch', 'seq', 'ended', 'bytes')
+  if not h[1] then return nil end
+  local first = redis.call('XRANGE', e, '-', '+', 'COUNT', 1)[1]
+  local first_seq = 0
+  if first then first_seq = seq_of(first[1]) end
+  return { h[1], tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), first_seq, redis.call('XLEN', e) }
+end
+
+-- Creates (new epoch), appends, ends. mode: c create, a append, f end with a final event,
+-- n end without one. Returns { status, epoch, seq (0: none appended), last seq }.
+local function write(m, e, mode, ev, data, time, max_events, max_bytes, cutoff, ttl, new_epoch, ch)
+  local epoch = redis.call('HGET', m, 'epoch')
+  if not epoch then
+    -- A leftover events key (its meta evicted or expired first) belongs to a dead epoch.
+    redis.call('DEL', e)
+    epoch = new_epoch
+    redis.call('HSET', m, 'epoch', epoch, 'seq', 0, 'ended', 0, 'bytes', 0)
+  elseif redis.call('EXISTS', e) == 0 then
+    redis.call('HSET', m, 'bytes', 0)
+  end
+  local seq = 0
+  if mode ~= 'c' then
+    if redis.call('HGET', m, 'ended') == '1' then
+      if mode == 'a' then return { 'ended', epoch, 0, 0 } end
+      return { 'already', epoch, 0, 0 }
+    end
+    if mode == 'a' or mode == 'f' then
+      seq = redis.call('HINCRBY', m, 'seq', 1)
+      redis.call('XADD', e, seq .. '-0', 't', time, 'e', ev, 'd', data)
+      redis.call('HINCRBY', m, 'bytes', #ev + #data)
+      trim(m, e, max_events, max_bytes, cutoff)
+      redis.call('PUBLISH', ch, 'e|' .. epoch .. '|' .. seq .. '|' .. time .. '|' .. #ev .. '|' .. ev .. data)
+    end
+    if mode == 'f' or mode == 'n' then
+      redis.call('HSET', m, 'ended', 1)
+      redis.call('PUBLISH', ch, 'n|' .. epoch .. '|' .. redis.call('HGET', m, 'seq') .. '|')
+    end
+  end
+  if ttl > 0 then
+    redis.call('PEXPIRE', m, ttl)
+    redis.call('PEXPIRE', e, ttl)
+  end
+  return { 'ok', epoch, seq, tonumber(redis.call('HGET', m, 'seq')) }
+end
+`;
+
+/**
+ * KEYS meta, events. ARGV mode, event, data, time, maxEvents, maxBytes, cutoff, ttl, newEpoch,
+ * channel. Create answers the `info` tuple; the others `{status, epoch, seq, lastSeq}`.
+ */
+export const WRITE = `${LIB}
+local r = write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]),
+  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10])
+if ARGV[1] == 'c' then return info(KEYS[1], KEYS[2]) end
+return r
+`;
+
+/**
+ * KEYS meta, events. ARGV cutoff, afterEpoch, afterSeq, limit (-1: all).
+ * Applies age retention, then answers the `info` tuple, the first seq returned, and the
+ * events flat (seq, time, type, data)...; nil for an unknown stream.
+ */
+export const READ = `${LIB}
+local m, e = KEYS[1], KEYS[2]
+local cutoff = tonumber(ARGV[1])
+if cutoff >= 0 and redis.call('EXISTS', m) == 1 then trim(m, e, 1e18, 1e18, cutoff) end
+local inf = info(m, e)
+if not inf then return nil end
+local last_seq, first_seq = inf[2], inf[5]
+if first_seq == 0 then first_seq = last_seq + 1 end
+local from = first_seq
+local after = tonumber(ARGV[3])
+if ARGV[2] == inf[1] and after and after <= last_seq and after >= first_seq - 1 then
+  from = after + 1
+end
+inf[7] = from
+local limit = tonumber(ARGV[4])
+if limit ~= 0 and from <= last_seq then
+  local entries
+  if limit > 0 then
+    entries = redis.call('XRANGE', e, from .. '-0', '+', 'COUNT', limit)
+  else
+    entries = redis.call('XRANGE', e, from .. '-0', '+')
+  end
+  for i = 1, #entries do
+    local f = entries[i][2]
+    local n = #inf
+    inf[n + 1] = seq_of(entries[i][1])
+    inf[n + 2] = f[2]
+    inf[n + 3] = f[4]
+    inf[n + 4] = f[6]
+  end
+end
+return inf
+`;
+
+/** KEYS meta, events. ARGV channel. Deletes the stream and tells live readers. */
+export const DELETE = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+redis.call('DEL', KEYS[1], KEYS[2])
+if epoch then redis.call('PUBLISH', ARGV[1], 'x|' .. epoch .. '|0|') end
+return 1
+`;
+
+/** KEYS meta, events. ARGV ttl. Refreshes a stream's TTL (it has readers somewhere). */
+export const TOUCH = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return 1
+`;
+
+/** Lease end on the Redis clock, so instances with skewed clocks agree. */
+const REDIS_NOW = `
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * KEYS job, leases. ARGV jobId, recordJson, state, owner, ttl (-1: none), expiresAt ('' none),
+ * leaseMs. Saves a job record; a running one takes (or renews) a lease.
+ */
+export const SET_JOB = `${REDIS_NOW}
+redis.call('HSET', KEYS[1], 'r', ARGV[2], 's', ARGV[3], 'o', ARGV[4], 'x', ARGV[6])
+local ttl = tonumber(ARGV[5])
+if ttl >= 0 then redis.call('PEXPIRE', KEYS[1], math.max(ttl, 1)) else redis.call('PERSIST', KEYS[1]) end
+if ARGV[3] == 'running' then
+  redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[7]), ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+`;
+
+/** KEYS leases. ARGV leaseMs, jobIds... Renews the leases this instance still holds. */
+export const RENEW = `${REDIS_NOW}
+local until_ms = now_ms + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_ms, ARGV[i]) end
+return 1
+`;
+
+/** KEYS leases. ARGV max. Job ids whose lease has run out. */
+export const EXPIRED = `${REDIS_NOW}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[1]))
+`;
+
+/**
+ * KEYS job, leases, meta, events. ARGV jobId, lostRecordJson, ttl, expiresAt, then the final
+ * event: type, data, time, maxEvents, maxBytes, cutoff, streamTtl, newEpoch, channel.
+ * Marks a job `lost` and ends its stream, only if its lease has really run out and it is still
+ * running (another instance may have got there first, or the owner renewed in time).
+ */
+export const MARK_LOST = `${LIB}${REDIS_NOW}
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) > now_ms then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[1], 's') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[2], 's', 'lost', 'x', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[3]), 1))
+write(KEYS[3], KEYS[4], 'f', ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]),
+  tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12], ARGV[13])
+return 1
+`;
+
+/** ARGV pattern. Deletes every key of a prefix: tests and tools only (it uses KEYS). */
+export const CLEAR = `
+local keys = redis.call('KEYS', ARGV[1])
+for i = 1, #keys, 500 do
+  redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys)))
+end
+return #keys
+`;

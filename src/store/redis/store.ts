@@ -1,0 +1,514 @@
+import { hostname } from 'node:os';
+import { OutlastError } from '../../errors.js';
+import { formatEventId, newEpoch, parseEventId } from '../ids.js';
+import type {
+  EventInput,
+  GapInfo,
+  JobRecord,
+  ReadResult,
+  Store,
+  StoredEvent,
+  StreamInfo,
+} from '../types.js';
+import {
+  openConnection,
+  type RedisConnection,
+  redactUrl,
+  Script,
+  storeError,
+} from './connection.js';
+import { Fanout } from './fanout.js';
+import { keyspace } from './keys.js';
+import { LeaseKeeper } from './leases.js';
+import * as lua from './lua.js';
+import { type RedisStoreOptions, redisStoreDefaults } from './options.js';
+
+/** The Redis store, plus what tests and tools need. */
+export interface RedisStore extends Store {
+  /** Names this process in job records (`owner`). */
+  readonly instanceId: string;
+  /**
+   * Deletes every key under this store's prefix (streams, jobs, leases): what a flushed Redis
+   * does. Local readers get `lost()`. For tests and tools: it uses `KEYS`, which blocks Redis.
+   */
+  clear(): Promise<void>;
+}
+
+const SCRIPTS = {
+  write: new Script(lua.WRITE),
+  read: new Script(lua.READ),
+  delete: new Script(lua.DELETE),
+  touch: new Script(lua.TOUCH),
+  setJob: new Script(lua.SET_JOB),
+  renew: new Script(lua.RENEW),
+  expired: new Script(lua.EXPIRED),
+  markLost: new Script(lua.MARK_LOST),
+};
+
+/** Loads every script, so EVALSHA finds them (at start, and after Redis restarted empty). */
+function loadScripts(client: RedisConnection, timeout: number): Promise<unknown> {
+  return Promise.all(
+    Object.values(SCRIPTS).map((s) =>
+      client.sendCommand(['SCRIPT', 'LOAD', s.source], { timeout }),
+    ),
+  ).catch(() => {
+    // EVALSHA falls back to EVAL on NOSCRIPT anyway.
+  });
+}
+
+type Info = [string, number, number, number, number, number];
+type ReadReply = [...Info, number, ...(string | number)[]];
+
+function positive(name: string, value: unknown, allowNull = false): void {
+  if (allowNull && value === null) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new OutlastError(
+      'invalid-option',
+      `${name} must be a non-negative number${allowNull ? ' or null' : ''}, got ${String(value)}`,
+    );
+  }
+}
+
+function resolve(options: RedisStoreOptions) {
+  const o = {
+    ...redisStoreDefaults,
+    url: process.env.REDIS_URL || redisStoreDefaults.url,
+    ...options,
+  };
+  for (const name of [
+    'maxEventsPerStream',
+    'maxBytesPerStream',
+    'commandTimeoutMs',
+    'connectTimeoutMs',
+    'reconnectMaxDelayMs',
+    'maxPendingCommands',
+    'subscriberLingerMs',
+    'maxIdleSubscriptions',
+    'jobLeaseMs',
+    'lostJobTtlMs',
+  ] as const) {
+    positive(name, o[name]);
+  }
+  for (const name of ['maxEventAgeMs', 'streamTtlMs', 'refreshIntervalMs'] as const) {
+    positive(name, o[name], true);
+  }
+  if (o.maxEventsPerStream < 1 || o.repairBatch < 1) {
+    throw new OutlastError('invalid-option', 'maxEventsPerStream and repairBatch must be >= 1');
+  }
+  return {
+    ...o,
+    instanceId: o.instanceId ?? `${hostname()}-${process.pid}-${newEpoch().slice(0, 6)}`,
+    now: o.now ?? Date.now,
+    onConnectionChange:
+      o.onConnectionChange === undefined
+        ? (error: Error | null) =>
+            console.warn(error === null ? 'outlast: Redis is back' : `outlast: ${error.message}`)
+        : o.onConnectionChange,
+  };
+}
+
+/**
+ * A store on Redis Streams, shared by every instance that uses the same Redis and prefix: any
+ * instance serves any stream, and a reader that reconnects to another instance resumes there.
+ * Connects (two connections: commands, and one shared subscriber) before resolving; rejects
+ * with `store-unavailable` when Redis cannot be reached. See docs/redis.md.
+ */
+export async function createRedisStore(options: RedisStoreOptions = {}): Promise<RedisStore> {
+  const o = resolve(options);
+  const keys = keyspace(o.keyPrefix);
+  const connect = (role: string) =>
+    openConnection({
+      url: o.url,
+      connectTimeoutMs: o.connectTimeoutMs,
+      reconnectMaxDelayMs: o.reconnectMaxDelayMs,
+      maxPendingCommands: o.maxPendingCommands,
+      name: `outlast-${role}-${o.instanceId}`.replace(/[^\w.-]/g, '_'),
+    });
+  const client: RedisConnection = await connect('cmd');
+  let subscriber: RedisConnection;
+  try {
+    subscriber = await connect('sub');
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+  const timeout = o.commandTimeoutMs;
+  const ttl = o.streamTtlMs ?? 0;
+  let closed = false;
+
+  // One report per outage, from the command connection (the subscriber follows it).
+  let down = false;
+  client.on('error', (error) => {
+    if (down || closed) return;
+    down = true;
+    o.onConnectionChange?.(storeError(`reach ${redactUrl(o.url)}`, error));
+  });
+  await loadScripts(client, timeout);
+  client.on('ready', () => {
+    void loadScripts(client, timeout);
+    if (!down) return;
+    down = false;
+    o.onConnectionChange?.(null);
+  });
+
+  async function run<T>(what: string, script: Script, k: string[], args: string[]): Promise<T> {
+    if (closed) throw new OutlastError('store-closed', 'the store was closed; create a new one');
+    try {
+      return await script.run<T>(client, k, args, timeout);
+    } catch (error) {
+      throw storeError(what, error);
+    }
+  }
+
+  const cutoff = () => (o.maxEventAgeMs === null ? '-1' : String(o.now() - o.maxEventAgeMs));
+
+  function writeArgs(streamId: string, mode: string, input?: EventInput, time = o.now()): string[] {
+    return [
+      mode,
+      input?.event ?? '',
+      input?.data ?? '',
+      String(time),
+      String(o.maxEventsPerStream),
+      String(o.maxBytesPerStream),
+      cutoff(),
+      String(ttl),
+      newEpoch(),
+      keys.stream(streamId).channel,
+    ];
+  }
+
+  async function write(streamId: string, mode: 'a' | 'f' | 'n', input?: EventInput) {
+    const k = keys.stream(streamId);
+    const time = o.now();
+    const args = writeArgs(streamId, mode, input, time);
+    const [status, epoch, seq, lastSeq] = await run<[string, string, number, number]>(
+      mode === 'a' ? 'append an event' : 'end a stream',
+      SCRIPTS.write,
+      [k.meta, k.events],
+      args,
+    );
+    if (status === 'ended') {
+      throw new OutlastError(
+        'stream-ended',
+        `stream "${streamId}" has ended; events cannot be appended after end()`,
+      );
+    }
+    if (status === 'already') return null;
+    const event: StoredEvent | null =
+      input === undefined || seq === 0
+        ? null
+        : { id: formatEventId(epoch, seq), seq, event: input.event, data: input.data, time };
+    // Local readers get the event before the call resolves, as the contract asks; the same
+    // event coming back over Pub/Sub is then a duplicate by seq and is dropped.
+    const feed = fanout.get(streamId);
+    if (feed !== undefined) {
+      if (feed.epoch !== epoch) feed.lose();
+      else {
+        if (event !== null) feed.offer(event);
+        if (mode !== 'a') feed.offerEnd(lastSeq);
+        await feed.catchUp(lastSeq);
+      }
+    }
+    return event;
+  }
+
+  function eventsOf(reply: ReadReply, epoch: string): StoredEvent[] {
+    const events: StoredEvent[] = [];
+    for (let i = 7; i + 3 < reply.length; i += 4) {
+      const seq = Number(reply[i]);
+      events.push({
+        id: formatEventId(epoch, seq),
+        seq,
+        event: String(reply[i + 2]),
+        data: String(reply[i + 3]),
+        time: Number(reply[i + 1]),
+      });
+    }
+    return events;
+  }
+
+  async function readRaw(
+    streamId: string,
+    afterEpoch: string,
+    afterSeq: string,
+    limit: number,
+  ): Promise<ReadReply | null> {
+    const k = keys.stream(streamId);
+    return run<ReadReply | null>(
+      'read a stream',
+      SCRIPTS.read,
+      [k.meta, k.events],
+      [
+        cutoff(),
+        afterEpoch,
+        afterSeq,
+        String(Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1),
+      ],
+    );
+  }
+
+  function infoOf(reply: Info | ReadReply): StreamInfo {
+    const [epoch, lastSeq, ended, bytes, firstSeq, length] = reply;
+    return {
+      epoch,
+      firstId: length > 0 ? formatEventId(epoch, firstSeq) : null,
+      lastId: lastSeq > 0 ? formatEventId(epoch, lastSeq) : null,
+      length,
+      bytes,
+      ended: ended === 1,
+    };
+  }
+
+  const fanout = new Fanout({
+    subscriber,
+    channel: (streamId) => keys.stream(streamId).channel,
+    batch: o.repairBatch,
+    lingerMs: o.subscriberLingerMs,
+    maxLingering: o.maxIdleSubscriptions,
+    onError: () => {
+      // A failed repair is retried when the subscriber reconnects; outages are reported once
+      // through onConnectionChange.
+    },
+    reader: {
+      async readAfter(streamId, epoch, seq, limit) {
+        const reply = await readRaw(streamId, epoch, String(seq), limit);
+        if (reply === null) return null;
+        const [current, lastSeq, ended, , firstSeq, length] = reply;
+        const first = length > 0 ? firstSeq : lastSeq + 1;
+        return {
+          epoch: current,
+          gap: current !== epoch || seq > lastSeq || seq < first - 1,
+          events: eventsOf(reply, current),
+          lastSeq,
+          ended: ended === 1,
+        };
+      },
+      async probe(streamId) {
+        const reply = await readRaw(streamId, '', '', 0);
+        if (reply === null) return null;
+        return { epoch: reply[0], lastSeq: reply[1], ended: reply[2] === 1 };
+      },
+    },
+  });
+
+  const leases = new LeaseKeeper(
+    {
+      async renew(jobIds) {
+        await run(
+          'renew job leases',
+          SCRIPTS.renew,
+          [keys.leases],
+          [String(o.jobLeaseMs), ...jobIds],
+        );
+      },
+      expired: (max) =>
+        run<string[]>('list expired job leases', SCRIPTS.expired, [keys.leases], [String(max)]),
+      markLost: (jobId) => markLost(jobId),
+    },
+    o.jobLeaseMs,
+    () => {},
+  );
+
+  async function markLost(jobId: string): Promise<boolean> {
+    const jobKey = keys.job(jobId);
+    const raw = await client
+      .sendCommand<string | null>(['HGET', jobKey, 'r'], { timeout })
+      .catch((error: unknown) => {
+        throw storeError('read a job record', error);
+      });
+    const now = o.now();
+    const message = `job ${jobId} was lost: the instance running it stopped renewing its lease (crashed, killed or cut off) before the job settled; start it again`;
+    let record: JobRecord;
+    try {
+      record =
+        raw === null
+          ? { id: jobId, state: 'running', createdAt: now, updatedAt: now }
+          : JSON.parse(raw);
+    } catch {
+      record = { id: jobId, state: 'running', createdAt: now, updatedAt: now };
+    }
+    const lost: JobRecord = {
+      ...record,
+      state: 'lost',
+      error: { code: 'job-lost', message },
+      updatedAt: now,
+    };
+    const k = keys.stream(jobId);
+    const final = { event: 'outlast.error', data: JSON.stringify(lost.error) };
+    const done = await run<number>(
+      'mark a job lost',
+      SCRIPTS.markLost,
+      [jobKey, keys.leases, k.meta, k.events],
+      [
+        jobId,
+        JSON.stringify(lost),
+        String(o.lostJobTtlMs),
+        String(now + o.lostJobTtlMs),
+        ...writeArgs(jobId, 'f', final).slice(1),
+      ],
+    );
+    return done === 1;
+  }
+
+  const refresher =
+    o.refreshIntervalMs === null || o.streamTtlMs === null
+      ? undefined
+      : setInterval(() => {
+          for (const streamId of fanout.streamIds()) {
+            const k = keys.stream(streamId);
+            run('refresh a TTL', SCRIPTS.touch, [k.meta, k.events], [String(ttl)]).catch(() => {});
+          }
+        }, o.refreshIntervalMs).unref();
+
+  const store: RedisStore = {
+    instanceId: o.instanceId,
+
+    async create(streamId) {
+      const k = keys.stream(streamId);
+      const args = writeArgs(streamId, 'c');
+      return infoOf(await run<Info>('create a stream', SCRIPTS.write, [k.meta, k.events], args));
+    },
+
+    async append(streamId, event) {
+      return (await write(streamId, 'a', event))!;
+    },
+
+    end: (streamId, finalEvent) =>
+      write(streamId, finalEvent === undefined ? 'n' : 'f', finalEvent),
+
+    async read(streamId, afterId, limit = Number.POSITIVE_INFINITY): Promise<ReadResult | null> {
+      const parsed = afterId === null ? null : parseEventId(afterId);
+      const reply = await readRaw(
+        streamId,
+        parsed?.epoch ?? '',
+        parsed === null ? '' : String(parsed.seq),
+        limit,
+      );
+      if (reply === null) return null;
+      const [epoch, lastSeq, endedFlag, , firstSeq, length, from] = reply;
+      const events = eventsOf(reply, epoch);
+      const first = length > 0 ? firstSeq : lastSeq + 1;
+      let gap: GapInfo | null = null;
+      if (afterId !== null) {
+        const reason =
+          parsed === null
+            ? 'malformed'
+            : parsed.epoch !== epoch
+              ? 'epoch'
+              : parsed.seq > lastSeq
+                ? 'unknown'
+                : parsed.seq < first - 1
+                  ? 'evicted'
+                  : null;
+        if (reason !== null) {
+          gap = {
+            requested: afterId,
+            resumeFrom: length > 0 ? formatEventId(epoch, firstSeq) : null,
+            reason,
+          };
+        }
+      }
+      const ended = endedFlag === 1;
+      const reached = (events.at(-1)?.seq ?? from - 1) >= lastSeq;
+      // Readers here must have every event this read returns before it resolves, so a reader
+      // that subscribed, then read, never gets one of these events again afterwards.
+      const feed = fanout.get(streamId);
+      if (feed !== undefined) {
+        if (feed.epoch !== epoch) feed.lose();
+        else if (feed.lastSeq < lastSeq) {
+          for (const event of events) feed.offer(event);
+          if (ended) feed.offerEnd(lastSeq);
+          await feed.catchUp(lastSeq);
+        }
+      }
+      return {
+        events,
+        resume: afterId === null ? 'fresh' : gap === null ? 'recovered' : 'gap',
+        gap,
+        epoch,
+        ended,
+        done: ended && reached,
+      };
+    },
+
+    async info(streamId) {
+      const reply = await readRaw(streamId, '', '', 0);
+      return reply === null ? null : infoOf(reply);
+    },
+
+    subscribe: (streamId, listener) => {
+      if (closed) {
+        return Promise.reject(
+          new OutlastError('store-closed', 'the store was closed; create a new one'),
+        );
+      }
+      return fanout.subscribe(streamId, listener).catch((error: unknown) => {
+        throw storeError('subscribe to a stream', error);
+      });
+    },
+
+    async trim(streamId) {
+      if (o.maxEventAgeMs !== null) await readRaw(streamId, '', '', 0);
+    },
+
+    async delete(streamId) {
+      const k = keys.stream(streamId);
+      await run('delete a stream', SCRIPTS.delete, [k.meta, k.events], [k.channel]);
+      fanout.get(streamId)?.lose();
+    },
+
+    async setJob(record, ttlMs) {
+      await run(
+        'save a job record',
+        SCRIPTS.setJob,
+        [keys.job(record.id), keys.leases],
+        [
+          record.id,
+          JSON.stringify(record),
+          record.state,
+          o.instanceId,
+          ttlMs === null ? '-1' : String(ttlMs),
+          ttlMs === null ? '' : String(o.now() + ttlMs),
+          String(o.jobLeaseMs),
+        ],
+      );
+      leases.saved(record);
+    },
+
+    async getJob(jobId) {
+      if (closed) throw new OutlastError('store-closed', 'the store was closed; create a new one');
+      let reply: [string | null, string | null];
+      try {
+        reply = await client.sendCommand(['HMGET', keys.job(jobId), 'r', 'x'], { timeout });
+      } catch (error) {
+        throw storeError('read a job record', error);
+      }
+      const [raw, expiresAt] = reply;
+      if (raw === null) return null;
+      // The key's Redis TTL runs on the real clock; this check honours the store's clock.
+      if (expiresAt !== null && expiresAt !== '' && Number(expiresAt) <= o.now()) return null;
+      return JSON.parse(raw) as JobRecord;
+    },
+
+    async clear() {
+      fanout.loseAll();
+      // EVAL, not EVALSHA: a NOSCRIPT retry would let a command sent after clear() overtake it.
+      try {
+        await client.sendCommand(['EVAL', lua.CLEAR, '0', keys.pattern], { timeout });
+      } catch (error) {
+        throw storeError('clear the store', error);
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      leases.stop();
+      fanout.stop();
+      if (refresher !== undefined) clearInterval(refresher);
+      client.destroy();
+      subscriber.destroy();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A free TCP port on 127.0.0.1: listen on port 0, read it, close. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** A real redis-server of its own, on a free port, in a temporary directory. */
+export interface TestRedis {
+  readonly port: number;
+  /** `redis://127.0.0.1:{port}` */
+  readonly url: string;
+  /** Stops it: `save` writes its data first (a restart then keeps it); otherwise it is lost. */
+  stop(options?: { save?: boolean }): Promise<void>;
+  /** Starts it again on the same port and directory. */
+  start(): Promise<void>;
+  /** Stops it and removes its directory. */
+  close(): Promise<void>;
+}
+
+const BIN = process.env.REDIS_SERVER ?? 'redis-server';
+
+function launch(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    BIN,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--dbfilename',
+      'dump.rdb',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis-server did not start on port ${port}: ${output}`));
+    }, 10_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk;
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}: ${output}`));
+    });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/** Starts redis-server on a free port (never 6379) with no persistence, in a temp dir. */
+export async function startRedis(): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'outlast-redis-'));
+  let port = await freePort();
+  let child: ChildProcess | null = null;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      child = await launch(port, dir);
+      break;
+    } catch (error) {
+      // The free port may have been taken between the probe and the start: take another.
+      if (attempt >= 3) throw error;
+      port = await freePort();
+    }
+  }
+  const stop = async (options: { save?: boolean } = {}) => {
+    const running = child;
+    if (running === null || running.exitCode !== null) return;
+    child = null;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    if (options.save === true) {
+      // SIGTERM makes redis-server save when a save point is configured; with --save '' it
+      // does not, so ask for the dump explicitly first.
+      const { execFileSync } = await import('node:child_process');
+      execFileSync('redis-cli', ['-p', String(port), 'SAVE']);
+      running.kill('SIGTERM');
+    } else {
+      rmSync(join(dir, 'dump.rdb'), { force: true });
+      running.kill('SIGKILL');
+    }
+    await exited;
+  };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop,
+    async start() {
+      if (child !== null) return;
+      child = await launch(port, dir);
+    },
+    async close() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
