@@ -35,6 +35,10 @@ export type OutlastErrorCode =
   | 'unknown-hop'
   | 'proxy-listen-failed'
   | 'proxy-closed'
+  // client
+  | 'client-closed'
+  | 'unexpected-response'
+  | 'max-retries-exceeded'
   // generic misuse
   | 'invalid-option';
 

@@ -1,0 +1,85 @@
+import type { CloseInfo, TransportName } from './transport.js';
+
+/**
+ * Why a connection was lost (docs/protocol.md, "Cut reports"; docs/client.md, "Causes").
+ * - `intermediary-error`: an error status before any stream (502, 503, 504, 524...): some hop
+ *   answered instead of the server; `status` and `server` say which.
+ * - `mid-stream-eof`: the stream ended cleanly without an end or rotate notice (a clock
+ *   fired after headers and the hop closed the connection).
+ * - `stall`: no byte within k heartbeats (silent drop, or a buffering hop).
+ * - `network-error`: the request or socket failed (refused, reset).
+ * - `server-rotation`: the server ended it on purpose (`outlast.rotate`); resumed at once.
+ * - `client-abort`: this client closed it.
+ */
+export type CutCause =
+  | 'intermediary-error'
+  | 'mid-stream-eof'
+  | 'stall'
+  | 'network-error'
+  | 'server-rotation'
+  | 'client-abort';
+
+/** One lost connection, as reported to listeners and (batched) to the server. */
+export interface CutReport {
+  cause: CutCause;
+  transport: TransportName;
+  /** When it happened, Unix ms. */
+  atMs: number;
+  /** Since the connection opened (its response headers, or the socket), or since the request
+   * when it never opened, ms. */
+  sinceOpenMs: number;
+  /** Since the last byte (or since the open, when none came), ms. */
+  sinceLastByteMs: number;
+  /** Since the request was sent, ms: what a total-duration clock measures. */
+  sinceRequestMs: number;
+  /** HTTP status of an error answer. */
+  status?: number;
+  /** `server` header of that answer: who answered (`cloudflare`, `envoy`, `awselb/2.0`). */
+  server?: string;
+  /** The origin of the stream. */
+  origin?: string;
+  /** Whether the connection had opened (headers or socket) before it was lost. */
+  opened: boolean;
+  /** Body bytes (or frames' characters) received on this connection. */
+  bytes: number;
+  /** Events delivered on this connection. */
+  events: number;
+  /** Heartbeats received on this connection. */
+  heartbeats: number;
+  /** The heartbeat in effect, ms (`null`: none known). */
+  heartbeatMs: number | null;
+  /** A short description. */
+  message?: string;
+}
+
+/** The cause of a transport's own close (stall, rotation and aborts are decided elsewhere). */
+export function classifyClose(info: CloseInfo, opened: boolean): CutCause {
+  switch (info.kind) {
+    case 'status':
+    case 'content-type':
+      return 'intermediary-error';
+    case 'refused':
+      return info.status !== undefined ? 'intermediary-error' : 'network-error';
+    case 'eof':
+      return opened ? 'mid-stream-eof' : 'network-error';
+    case 'server-error':
+      return 'mid-stream-eof';
+    default:
+      return 'network-error';
+  }
+}
+
+/** The JSON the server's `/reports` endpoint takes for one cut. */
+export function reportBody(r: CutReport): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    cause: r.cause,
+    transport: r.transport,
+    atMs: Math.round(r.atMs),
+    sinceOpenMs: Math.round(r.sinceOpenMs),
+    sinceLastByteMs: Math.round(r.sinceLastByteMs),
+  };
+  if (r.status !== undefined) out.status = r.status;
+  if (r.server !== undefined) out.server = r.server;
+  if (r.origin !== undefined) out.origin = r.origin;
+  return out;
+}

@@ -1,0 +1,268 @@
+import { OutlastError } from '../errors.js';
+import { AsyncQueue, Emitter } from './emitter.js';
+import { startJob } from './job.js';
+import { startTransport } from './learn.js';
+import { type ConnectOptions, clientDefaults, realClock } from './options.js';
+import {
+  defaultProfileStore,
+  emptyProfile,
+  fileProfileStore,
+  memoryProfileStore,
+  type PathProfile,
+  type ProfileStore,
+} from './profile.js';
+import { ReportBatcher } from './reports.js';
+import { Session, type SessionOptions } from './session.js';
+import type { FetchLike, TransportFactory, TransportName, WebSocketLike } from './transport.js';
+import { openLongPoll } from './transports/long-poll.js';
+import { openSse } from './transports/sse.js';
+import { openWebSocket } from './transports/websocket.js';
+import type { ClientEvent, ConnectionEvents, EndNotice } from './types.js';
+import { streamRoutes } from './urls.js';
+
+/** The transports by name. */
+export const transportFactories: Record<TransportName, TransportFactory> = {
+  sse: openSse,
+  ws: openWebSocket,
+  poll: openLongPoll,
+};
+
+/** A live connection: iterate it for events, or listen. */
+export interface Connection extends AsyncIterable<ClientEvent> {
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof ConnectionEvents>(
+    type: K,
+    listener: (value: ConnectionEvents[K]) => void,
+  ): () => void;
+  /** Removes a listener. */
+  off<K extends keyof ConnectionEvents>(
+    type: K,
+    listener: (value: ConnectionEvents[K]) => void,
+  ): void;
+  /** Resolves when the stream ends (with a job's result); rejects on a fatal error or a job's failure. */
+  readonly done: Promise<EndNotice>;
+  /** A job's result; rejects with `job-failed` / `job-cancelled`, or a fatal error. */
+  readonly result: Promise<unknown>;
+  /** The id the next reconnect resumes after. */
+  readonly lastEventId: string | null;
+  /** The transport in use (or about to be). */
+  readonly transport: TransportName;
+  /** The stream URL (after a job started: the job's stream). */
+  readonly url: string;
+  /** What was learned about this path so far (a copy); `null` before the first connection. */
+  readonly pathProfile: PathProfile | null;
+  /** Forgets what was learned about this path (here and in the profile store). */
+  resetPathProfile(): Promise<void>;
+  /** Closes the connection (cause `client-abort`); the iterator ends. */
+  close(): void;
+}
+
+function resolveStore(option: ConnectOptions['profile']): ProfileStore | null {
+  if (option === null) return null;
+  if (option === undefined || option === 'auto') return defaultProfileStore();
+  if (option === 'memory') return memoryProfileStore();
+  if ('file' in option) return fileProfileStore(option.file);
+  return option;
+}
+
+function check(name: string, value: unknown, ok: boolean, expected: string): void {
+  if (!ok) {
+    throw new OutlastError(
+      'invalid-option',
+      `connect(): ${name} = ${JSON.stringify(value)} is invalid; expected ${expected}`,
+    );
+  }
+}
+
+/**
+ * Connects to an outlast stream (or any SSE endpoint) and keeps it alive across every cut
+ * the path makes: resumes with the last id on every transport, never delivers an event twice,
+ * learns the path's clocks and buffering, and ends when the stream ends.
+ *
+ * @example
+ * const conn = connect('https://api.example.com/outlast/jobs/ocr', { body: { file: 'a.pdf' } });
+ * for await (const event of conn) console.log(event.type, event.data);
+ * console.log(await conn.result);
+ * @throws {OutlastError} `invalid-option` for an option out of range (at once, not later).
+ */
+export function connect(url: string | URL, options: ConnectOptions = {}): Connection {
+  const href = new URL(String(url)).href;
+  const o = { ...clientDefaults, ...stripUndefined(options) };
+  check(
+    'transports',
+    o.transports,
+    o.transports.length > 0 && o.transports.every((t) => t in transportFactories),
+    'a non-empty list of sse, ws, poll',
+  );
+  check('stallFactor', o.stallFactor, o.stallFactor >= 1, 'a number >= 1');
+  const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const Ws =
+    options.WebSocket !== undefined
+      ? options.WebSocket
+      : ((globalThis as { WebSocket?: WebSocketLike }).WebSocket ?? null);
+  const sessionOptions: SessionOptions = {
+    ...o,
+    fetch: fetchFn,
+    WebSocket: Ws,
+    clock: options.clock ?? realClock,
+    random: options.random ?? Math.random,
+  } as SessionOptions;
+  const store = resolveStore(options.profile);
+  const emitter = new Emitter<ConnectionEvents>();
+  const queue = new AsyncQueue<ClientEvent>();
+  const aborter = new AbortController();
+  let session: Session | null = null;
+  let streamUrl = href;
+  let closed = false;
+  let resolveDone!: (n: EndNotice) => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<EndNotice>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  const result = done.then((n) => {
+    if (n.error !== undefined) throw n.error;
+    return n.result;
+  });
+  // Nobody has to await these: a rejection with no reader must not crash the process.
+  done.catch(() => {});
+  result.catch(() => {});
+
+  const fail = (error: OutlastError) => {
+    if (closed) return;
+    closed = true;
+    emitter.emit('error', error);
+    queue.end(error);
+    rejectDone(error);
+  };
+  const sink = {
+    emitter,
+    deliver(event: ClientEvent) {
+      emitter.emit('event', event);
+      queue.push(event);
+    },
+    finish(final: { result?: unknown; error?: OutlastError }) {
+      if (closed) return;
+      closed = true;
+      const notice: EndNotice = { lastEventId: session?.lastEventId ?? null, ...final };
+      emitter.emit('end', notice);
+      queue.end();
+      resolveDone(notice);
+    },
+    fail,
+  };
+
+  const start = async () => {
+    let resultUrl: string | null = null;
+    if (options.body !== undefined) {
+      let tries = 0;
+      for (;;) {
+        const started = await startJob(href, options.body, o.headers, fetchFn, aborter.signal);
+        if ('jobId' in started) {
+          streamUrl = started.stream;
+          resultUrl = started.result;
+          break;
+        }
+        if (++tries > 5 || closed) {
+          throw new OutlastError(
+            'unexpected-response',
+            `could not start the job at ${href}: ${started.message}`,
+          );
+        }
+        const wait = started.retryAfterMs ?? Math.random() * o.initialDelayMs * 2 ** tries;
+        await new Promise((r) => sessionOptions.clock.setTimeout(() => r(null), wait));
+      }
+    } else resultUrl = streamRoutes(streamUrl).result;
+    if (closed) return;
+    const origin = new URL(streamUrl).origin;
+    const loaded =
+      store === null ? null : await Promise.resolve(store.get(origin)).catch(() => null);
+    if (closed) return;
+    const profile = loaded ?? emptyProfile(origin);
+    const routes = streamRoutes(streamUrl);
+    const reports =
+      o.reports && routes.reports !== null
+        ? new ReportBatcher(
+            routes.reports,
+            o.reportDelayMs,
+            fetchFn,
+            o.headers,
+            sessionOptions.clock,
+          )
+        : null;
+    const knowsOutlast = o.protocol === 'outlast' || (o.protocol === 'auto' && profile.outlast);
+    const first =
+      o.protocol === 'sse'
+        ? 'sse'
+        : knowsOutlast
+          ? startTransport(o.transports, profile)
+          : o.transports.includes('sse')
+            ? 'sse'
+            : o.transports[0]!;
+    session = new Session(
+      sessionOptions,
+      streamUrl,
+      resultUrl,
+      profile,
+      store,
+      reports,
+      transportFactories,
+      sink,
+      first,
+    );
+    session.connect();
+  };
+
+  const close = () => {
+    if (closed) return;
+    aborter.abort();
+    session?.close(true);
+    closed = true;
+    queue.end();
+    rejectDone(
+      new OutlastError('client-closed', 'the connection was closed by close() or its signal'),
+    );
+  };
+  if (options.signal !== undefined) {
+    if (options.signal.aborted) queueMicrotask(close);
+    else options.signal.addEventListener('abort', close, { once: true });
+  }
+  start().catch((error: unknown) =>
+    fail(
+      error instanceof OutlastError
+        ? error
+        : new OutlastError('unexpected-response', String(error), { cause: error }),
+    ),
+  );
+
+  return {
+    on: (type, listener) => emitter.on(type, listener),
+    off: (type, listener) => emitter.off(type, listener),
+    done,
+    result,
+    get lastEventId() {
+      return session?.lastEventId ?? o.lastEventId;
+    },
+    get transport() {
+      return session?.current ?? o.transports[0]!;
+    },
+    get url() {
+      return streamUrl;
+    },
+    get pathProfile() {
+      return session === null ? null : structuredClone(session.profile);
+    },
+    async resetPathProfile() {
+      const origin = new URL(streamUrl).origin;
+      if (session !== null)
+        Object.assign(session.profile, emptyProfile(origin), { outlast: session.outlast });
+      await store?.delete(origin);
+    },
+    close,
+    [Symbol.asyncIterator]: () => queue,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,135 @@
+import type { ProfileStore } from './profile.js';
+import type { FetchLike, TransportName, WebSocketLike } from './transport.js';
+
+/** Timers and clock, injectable for tests with a fake clock. */
+export interface Clock {
+  /** Milliseconds, monotonic enough for durations (Unix ms by default). */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The platform's timers and `Date.now`. */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** Options of `connect()`. Every field is optional; defaults are in {@link clientDefaults}. */
+export interface ConnectOptions {
+  /**
+   * Request headers sent on every request (SSE, long-polling, the job POST, reports, and
+   * WebSocket handshakes where the runtime allows it: `ws` in Node; browsers cannot).
+   * @default {}
+   */
+  headers?: Record<string, string>;
+  /**
+   * A job input: when set, `url` is a job route (`{base}/jobs/{name}`): the client POSTs this
+   * body (JSON unless it is a string), then follows the stream the `202` names, and fetches
+   * the job's result if it misses the final event.
+   * @default undefined (GET the stream at `url`)
+   */
+  body?: unknown;
+  /**
+   * Transports in order of preference. The client starts with the first (or with what the
+   * path profile learned) and moves along the list when one cannot work on this path.
+   * @default ['sse', 'ws', 'poll']
+   */
+  transports?: TransportName[];
+  /**
+   * Whether the server speaks the outlast protocol: `auto` finds out from the first response
+   * (its `Outlast-Heartbeat` header); `sse` never sends outlast query parameters and never
+   * leaves SSE (a plain resuming SSE client for any spec-compliant server).
+   * @default 'auto'
+   */
+  protocol?: 'auto' | 'outlast' | 'sse';
+  /** Resume after this id on the first connection. @default null */
+  lastEventId?: string | null;
+  /**
+   * Heartbeat to ask the server for, ms; `null`: the server's default. A learned idle clock
+   * only ever lowers it.
+   * @default null
+   */
+  heartbeatMs?: number | null;
+  /** `maxStream` to ask for (rotation), ms; `null`: none unless learned. @default null */
+  maxStreamMs?: number | null;
+  /**
+   * Stall detection: a connection that receives no byte for this many announced heartbeat
+   * intervals is dead.
+   * @default 3
+   */
+  stallFactor?: number;
+  /**
+   * Stall timeout when the server announces no heartbeat (plain SSE servers), ms; `null`: no
+   * stall detection there.
+   * @default null
+   */
+  stallTimeoutMs?: number | null;
+  /** Longest wait for a connection to open (response headers, socket open), ms. @default 30_000 */
+  openTimeoutMs?: number;
+  /**
+   * Long-polling hold, ms; lowered to the heartbeat and below a learned total clock.
+   * @default 25_000
+   */
+  pollWaitMs?: number;
+  /** First reconnect delay cap (full jitter), ms. @default 500 */
+  initialDelayMs?: number;
+  /** Largest reconnect delay cap, ms. @default 30_000 */
+  maxDelayMs?: number;
+  /** A connection that stayed up this long resets the backoff, ms. @default 10_000 */
+  healthyAfterMs?: number;
+  /** Give up after this many failed reconnects in a row; `null`: never. @default null */
+  maxRetries?: number | null;
+  /** Learn the path from how connections die (see docs/client.md). @default true */
+  learn?: boolean;
+  /**
+   * Where path profiles live: `auto` is `localStorage` in browsers and process memory in Node;
+   * `{ file }` a JSON file (Node); a custom {@link ProfileStore}; `null` keeps nothing.
+   * @default 'auto'
+   */
+  profile?: 'auto' | 'memory' | { file: string } | ProfileStore | null;
+  /** Report every lost connection to `{base}/reports` (outlast servers only). @default true */
+  reports?: boolean;
+  /** Reports are sent in batches at most this often, ms. @default 5_000 */
+  reportDelayMs?: number;
+  /** Recent event ids remembered to drop duplicates. @default 1_024 */
+  dedupeWindow?: number;
+  /** Closes the connection when aborted (cause `client-abort`). @default none */
+  signal?: AbortSignal;
+  /** `fetch` to use. @default globalThis.fetch */
+  fetch?: FetchLike;
+  /**
+   * `WebSocket` constructor to use (`ws` in Node 20, which has no global one); `null`: the
+   * WebSocket transport is unavailable.
+   * @default globalThis.WebSocket, or null
+   */
+  WebSocket?: WebSocketLike | null;
+  /** Timers and clock. @default realClock */
+  clock?: Clock;
+  /** Random numbers in [0, 1) for the backoff's jitter. @default Math.random */
+  random?: () => number;
+}
+
+/** Default values of {@link ConnectOptions}. */
+export const clientDefaults = {
+  headers: {} as Record<string, string>,
+  transports: ['sse', 'ws', 'poll'] as TransportName[],
+  protocol: 'auto' as 'auto' | 'outlast' | 'sse',
+  lastEventId: null as string | null,
+  heartbeatMs: null as number | null,
+  maxStreamMs: null as number | null,
+  stallFactor: 3,
+  stallTimeoutMs: null as number | null,
+  openTimeoutMs: 30_000,
+  pollWaitMs: 25_000,
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+  healthyAfterMs: 10_000,
+  maxRetries: null as number | null,
+  learn: true,
+  profile: 'auto' as const,
+  reports: true,
+  reportDelayMs: 5_000,
+  dedupeWindow: 1_024,
+};

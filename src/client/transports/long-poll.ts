@@ -1,0 +1,109 @@
+import {
+  statusClose,
+  type Transport,
+  type TransportContext,
+  type TransportHandlers,
+} from '../transport.js';
+import { describe } from './sse.js';
+
+interface PollBody {
+  events?: Array<{ id?: unknown; event?: unknown; data?: unknown }>;
+  lastEventId?: unknown;
+  resume?: unknown;
+  gap?: { requested?: unknown; resumeFrom?: unknown; reason?: unknown } | null;
+  end?: unknown;
+  heartbeatMs?: unknown;
+}
+
+/**
+ * Long-polling: one `GET ...?transport=poll` after another, each held by the server up to
+ * `wait` when nothing is ready. Nothing streams, so nothing can be buffered by a proxy: the
+ * transport of last resort behind scanning proxies and compressing middleware. Each poll
+ * carries the id of the last event the connection accepted.
+ */
+export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Transport {
+  let controller: AbortController | null = null;
+  let done = false;
+  const finish = (fn: () => void): void => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+
+  void (async () => {
+    let first = true;
+    while (!done) {
+      const url = new URL(ctx.url);
+      const last = ctx.currentLastEventId();
+      if (last === null) url.searchParams.delete('lastEventId');
+      else url.searchParams.set('lastEventId', last);
+      url.searchParams.set('wait', String(Math.round(ctx.pollWaitMs)));
+      controller = new AbortController();
+      let res: Response;
+      let body: PollBody;
+      try {
+        res = await ctx.fetch(url.href, {
+          headers: { accept: 'application/json', ...ctx.headers },
+          signal: controller.signal,
+          cache: 'no-store',
+        });
+        if (done) return;
+        if (res.status !== 200) {
+          const info = await statusClose(res);
+          finish(() => h.closed(info));
+          return;
+        }
+        const text = await res.text();
+        if (done) return;
+        h.bytes(text.length);
+        body = JSON.parse(text) as PollBody;
+      } catch (error) {
+        if (done) return;
+        const kind = error instanceof SyntaxError ? 'eof' : 'network';
+        finish(() => h.closed({ kind, message: describe(error) }));
+        return;
+      }
+      const heartbeatMs = typeof body.heartbeatMs === 'number' ? body.heartbeatMs : null;
+      if (first) {
+        first = false;
+        h.headers({ heartbeatMs, maxStreamMs: null, outlast: true });
+        h.open({
+          heartbeatMs,
+          maxStreamMs: null,
+          resume: typeof body.resume === 'string' ? body.resume : null,
+        });
+      } else h.heartbeat(null);
+      if (done) return;
+      if (body.gap !== null && body.gap !== undefined) {
+        const g = body.gap;
+        h.gap({
+          requested: typeof g.requested === 'string' ? g.requested : null,
+          resumeFrom: typeof g.resumeFrom === 'string' ? g.resumeFrom : null,
+          reason: typeof g.reason === 'string' ? g.reason : 'unknown',
+        });
+      }
+      for (const e of body.events ?? []) {
+        if (done) return;
+        const id = typeof e.id === 'string' ? e.id : undefined;
+        h.event({
+          id,
+          lastEventId: id ?? '',
+          type: typeof e.event === 'string' ? e.event : 'message',
+          data: typeof e.data === 'string' ? e.data : JSON.stringify(e.data ?? null),
+        });
+      }
+      if (body.end === true) {
+        finish(() => h.end());
+        return;
+      }
+    }
+  })();
+
+  return {
+    name: 'poll',
+    close() {
+      done = true;
+      controller?.abort();
+    },
+  };
+}

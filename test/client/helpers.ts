@@ -1,0 +1,63 @@
+import WebSocket from 'ws';
+import type { ConnectOptions, WebSocketLike } from '../../src/client/index.js';
+import { memoryProfileStore } from '../../src/client/index.js';
+import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
+import type { ProxyOptions } from '../../src/proxy/options.js';
+import type { ServerOptions } from '../../src/server/index.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+export { sleep, until } from '../helpers/server.js';
+
+/** `ws` as the client's WebSocket (Node 20 has no global one). */
+export const NodeWebSocket = WebSocket as unknown as WebSocketLike;
+
+/** Client options for tests: scaled delays, `ws`, a private profile store, no reports. */
+export function testOptions(extra: ConnectOptions = {}): ConnectOptions {
+  return {
+    WebSocket: NodeWebSocket,
+    profile: memoryProfileStore(),
+    initialDelayMs: 20,
+    maxDelayMs: 200,
+    healthyAfterMs: 300,
+    openTimeoutMs: 3_000,
+    reports: false,
+    ...extra,
+  };
+}
+
+/** A server with scaled timings for client tests. */
+export function startTestServer(options: ServerOptions = {}): Promise<TestServer> {
+  return startServer({ retryMs: 10, heartbeatMs: 200, ...options });
+}
+
+/** A proxy in front of `server`, closed with it. */
+export async function proxyFor(
+  server: TestServer,
+  options: Omit<ProxyOptions, 'target'>,
+): Promise<ChaosProxy & { base: string }> {
+  const proxy = await createProxy({ target: server.origin, ...options });
+  return Object.assign(proxy, { base: `${proxy.url}/outlast` });
+}
+
+/** Publishes `n` events `{ i }` to `streamId`, `gapMs` apart, then ends the stream. */
+export async function publishSeries(
+  server: TestServer,
+  streamId: string,
+  n: number,
+  gapMs: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    ids.push(await server.outlast.publish(streamId, { event: 'tick', data: { i } }));
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+  }
+  await server.outlast.end(streamId);
+  return ids;
+}
+
+/** Collects every event of a connection until it ends. */
+export async function collect(conn: AsyncIterable<{ id: string | null; data: string }>) {
+  const got: Array<{ id: string | null; data: string }> = [];
+  for await (const e of conn) got.push(e);
+  return got;
+}
