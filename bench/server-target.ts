@@ -130,8 +130,16 @@ function worker(send: (message: unknown) => void, on: (fn: (m: Command) => void)
         stats: { ...stats(cpuFrom, eld), connections: target.connections() },
       });
     } else if (m.type === 'publish') {
-      // Stamped here, in the server process, right before the publish call.
-      target.publish(`t=${performance.timeOrigin + performance.now()};r=${m.round}`);
+      // Stamped here, in the server process, right before the publish call. All three hand
+      // the event to every socket synchronously, so the call's duration is the server's cost.
+      const t = performance.now();
+      target.publish(`t=${performance.timeOrigin + t};r=${m.round}`);
+      send({
+        type: 'published',
+        round: m.round,
+        ms: performance.now() - t,
+        connections: target.connections(),
+      });
     }
   });
 }

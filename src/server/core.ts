@@ -194,15 +194,13 @@ export class ServerCore implements SessionHub {
   /** Registers a started session; `release` is its connection slot. */
   track(session: Session, release: () => void): void {
     this.sessions.add(session);
-    this.releases.set(session, release);
+    session.releaseSlot = release;
   }
-
-  private readonly releases = new WeakMap<Session, () => void>();
 
   release(session: Session): void {
     this.sessions.delete(session);
-    this.releases.get(session)?.();
-    this.releases.delete(session);
+    session.releaseSlot?.();
+    session.releaseSlot = undefined;
   }
 
   /** Runs the `authorize` hook; `null` means allowed. */

@@ -48,8 +48,15 @@ export function sseEvent(event: StoredEvent): Uint8Array {
 
 /** SSE: a heartbeat comment carrying the server clock (lets a client see buffering). */
 export function sseHeartbeat(now: number): Uint8Array {
-  return utf8.encode(`: hb ${now}\n`);
+  // Every connection due in one wheel tick gets the same timestamp: encode it once.
+  if (now !== lastBeatAt) {
+    lastBeatAt = now;
+    lastBeat = utf8.encode(`: hb ${now}\n`);
+  }
+  return lastBeat;
 }
+let lastBeatAt = -1;
+let lastBeat = new Uint8Array(0);
 
 /** SSE: rotation notice; the response ends right after it. */
 export const SSE_ROTATE = utf8.encode('event: outlast.rotate\ndata: {"reconnectMs":0}\n\n');

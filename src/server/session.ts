@@ -61,6 +61,8 @@ export class Session implements WheelEntry {
   private endSeen = false;
   private closed = false;
   private unsubscribe: Unsubscribe | undefined;
+  /** Frees the connection slot; set by the hub when the session is tracked. */
+  releaseSlot: (() => void) | undefined;
 
   constructor(
     private readonly hub: SessionHub,
@@ -187,10 +189,13 @@ export class Session implements WheelEntry {
     this.reschedule();
   }
 
-  /** The client went away (socket closed, request aborted). */
-  clientClosed(): void {
+  /**
+   * The client went away (socket closed, request aborted). An arrow property, so transports
+   * can pass it as a listener without a closure of their own.
+   */
+  readonly clientClosed = (): void => {
     this.close('client-closed');
-  }
+  };
 
   /** Ends the session: `abort`s the transport unless it ended by itself. */
   close(reason: EndReason): void {
