@@ -35,6 +35,10 @@ export type OutlastErrorCode =
   | 'unknown-hop'
   | 'proxy-listen-failed'
   | 'proxy-closed'
+  // probe
+  | 'probe-unreachable'
+  | 'probe-unauthorized'
+  | 'not-a-probe-server'
   // client
   | 'client-closed'
   | 'unexpected-response'

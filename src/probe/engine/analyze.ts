@@ -1,0 +1,137 @@
+import type { ExperimentRecord, Symptom } from './types.js';
+
+/** The limits read off the experiments, with notes on what could not be seen. */
+export interface Limits {
+  sse: { idleMs: number | null; totalMs: number | null; firstByteMs: number | null };
+  websocket: { idleMs: number | null; totalMs: number | null };
+  notes: string[];
+}
+
+const fmt = (ms: number): string =>
+  ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 2)} s` : `${Math.round(ms)} ms`;
+
+/**
+ * How long the path let a record live, or null when the path did not cut it. The hops'
+ * clocks start when the request reaches them, not when the probe opened it: after the
+ * headers the clock started between the opening and their arrival (the server sends them the
+ * moment the request arrives): the midpoint cancels the path's latency when it is the same
+ * both ways, which on a busy machine is far from zero. Before the headers: the time of the
+ * error status minus one round trip of the path.
+ */
+export function cutAt(r: ExperimentRecord | undefined, rttMs = 0): number | null {
+  if (r === undefined || r.outcome !== 'cut') return null;
+  if (r.symptom === 'websocket-refused' || r.endedAtMs === null) return null;
+  if (r.symptom === 'status-before-headers' || r.headersAtMs === null) {
+    return Math.max(0, (r.headersAtMs ?? r.endedAtMs) - rttMs);
+  }
+  return r.endedAtMs - r.headersAtMs / 2;
+}
+
+/** Two cut times that are the same clock: within 5 % or 50 ms. */
+export function sameClock(a: number, b: number): boolean {
+  return Math.abs(a - b) <= Math.max(50, 0.05 * Math.max(a, b));
+}
+
+/** Idle and total from a silent stream and a chatty one of the same transport. */
+function idleAndTotal(
+  label: string,
+  silent: ExperimentRecord | undefined,
+  chatty: ExperimentRecord | undefined,
+  maxWaitMs: number,
+  notes: string[],
+): { idleMs: number | null; totalMs: number | null } {
+  const s = cutAt(silent);
+  const c = cutAt(chatty);
+  if (c !== null) {
+    if (s !== null && !sameClock(s, c) && s < c) return { idleMs: s, totalMs: c };
+    if (s !== null) {
+      notes.push(
+        `${label} idle clock: not measurable, the total clock cuts every ${label} stream at ${fmt(c)} first`,
+      );
+    } else notes.push(`${label} idle clock: not reached up to ${fmt(maxWaitMs)}`);
+    return { idleMs: null, totalMs: c };
+  }
+  notes.push(
+    `${label} total clock: not reached up to ${fmt(maxWaitMs)} (a stream with traffic lived that long)`,
+  );
+  if (s === null) notes.push(`${label} idle clock: not reached up to ${fmt(maxWaitMs)}`);
+  return { idleMs: s, totalMs: null };
+}
+
+/** The marker ladder's verdict: a bracket where markers start to be lost, or null. */
+export function ladderBracket(
+  records: readonly ExperimentRecord[],
+): { lo: number; hi: number; symptom: Symptom } | null {
+  const rungs = records
+    .filter(
+      (r) => r.markerDueMs !== undefined && r.outcome !== 'running' && r.outcome !== 'not-reached',
+    )
+    .sort((a, b) => a.markerDueMs! - b.markerDueMs!);
+  let lo = 0;
+  for (const r of rungs) {
+    if (r.markerArrived === true) {
+      lo = Math.max(lo, r.markerDueMs!);
+      continue;
+    }
+    if (r.symptom === 'marker-lost' || r.symptom === 'cut-on-write') {
+      if (r.markerDueMs! > lo) return { lo, hi: r.markerDueMs!, symptom: r.symptom };
+    }
+  }
+  return null;
+}
+
+/**
+ * Reads the limits off the experiments: a silent stream cut first is an idle clock; a
+ * chatty stream cut despite its heartbeats is a total clock (and hides any idle clock when
+ * the silent one dies at the same moment); a hold answered with an error status is the
+ * first-byte limit; markers lost after a silence that no active cut explains are a silent
+ * drop, bracketed by the ladder.
+ */
+export function readLimits(
+  records: readonly ExperimentRecord[],
+  maxWaitMs: number,
+  rttMs = 0,
+): Limits {
+  const by = (name: string): ExperimentRecord | undefined => records.find((r) => r.name === name);
+  const notes: string[] = [];
+  const fb = by('first-byte');
+  let firstByteMs = cutAt(fb, rttMs);
+  if (fb !== undefined && firstByteMs === null) {
+    notes.push(
+      `first-byte limit: not reached up to ${fmt(maxWaitMs)} (a response without headers waited that long)`,
+    );
+  }
+  const sse = idleAndTotal('SSE', by('sse-idle'), by('sse-total'), maxWaitMs, notes);
+  const wsRefused = by('ws-idle')?.symptom === 'websocket-refused';
+  const ws = wsRefused
+    ? { idleMs: null, totalMs: null }
+    : by('ws-idle') === undefined
+      ? { idleMs: null, totalMs: null }
+      : idleAndTotal('WebSocket', by('ws-idle'), by('ws-total'), maxWaitMs, notes);
+  if (wsRefused) {
+    notes.push(`WebSocket: refused by the path (status ${by('ws-idle')?.status ?? '?'})`);
+  }
+  const bracket = ladderBracket(records);
+  if (bracket !== null) {
+    const explained =
+      (sse.idleMs !== null && sse.idleMs <= bracket.hi) ||
+      (sse.totalMs !== null && sse.totalMs <= bracket.hi * 1.05);
+    if (!explained) {
+      const mid = Math.round((bracket.lo + bracket.hi) / 2);
+      if (bracket.symptom === 'marker-lost') {
+        sse.idleMs = mid;
+        notes.push(
+          `SSE silent drop: after ${fmt(bracket.lo)} of silence markers still arrived, after ${fmt(bracket.hi)} they were lost without any close (NAT or L4 balancer); idle limit about ${fmt(mid)}`,
+        );
+      } else {
+        notes.push(
+          `SSE write deadline: streams silent past ${fmt(bracket.lo)}-${fmt(bracket.hi)} die on their next write (a total clock that only shows on the next send)`,
+        );
+        sse.totalMs ??= mid;
+      }
+    }
+  }
+  // A first-byte limit equal to the total clock is that clock seen before headers.
+  if (firstByteMs !== null && fb?.outcome !== 'cut') firstByteMs = null;
+  return { sse: { ...sse, firstByteMs }, websocket: ws, notes };
+}

@@ -1,0 +1,350 @@
+import { setMaxListeners } from 'node:events';
+import WebSocket from 'ws';
+import { readLimits } from './analyze.js';
+import { readTrain } from './buffering.js';
+import { discover, endpointUrl } from './discover.js';
+import { runHttp } from './http.js';
+import { identify } from './identify.js';
+import {
+  chattyHeartbeat,
+  type ProbeOptions,
+  probeDefaults,
+  trainLength,
+  type WsConstructor,
+} from './options.js';
+import { blame, recommend } from './recommend.js';
+import { newRecord, round } from './record.js';
+import type { Cut, ExperimentRecord, ProbeReport } from './types.js';
+import { runWs } from './ws.js';
+
+const fmt = (ms: number): string =>
+  ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 2)} s` : `${Math.round(ms)} ms`;
+
+/** The silence lengths of the marker ladder: geometric from max-wait / 32 up to max-wait. */
+export function ladder(maxWaitMs: number, rungs: number): number[] {
+  if (rungs <= 0) return [];
+  const lo = maxWaitMs / 32;
+  const ratio = rungs === 1 ? 1 : (maxWaitMs / lo) ** (1 / (rungs - 1));
+  return Array.from({ length: rungs }, (_, i) => Math.round(lo * ratio ** i));
+}
+
+/**
+ * Measures a path's limits by holding connections to a probe server through it, all at
+ * once: the probe takes about as long as the longest limit it finds (or max-wait), not the
+ * sum. See `docs/probe.md` for the method and the report.
+ * @throws {OutlastError} `probe-unreachable`, `probe-unauthorized`, `not-a-probe-server`.
+ */
+export async function runProbe(url: string, options: ProbeOptions = {}): Promise<ProbeReport> {
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const now = options.now ?? (() => performance.now());
+  const headers = { ...(options.headers ?? {}) };
+  const token = options.token ?? probeDefaults.token;
+  const WS = options.WebSocket ?? (WebSocket as unknown as WsConstructor);
+  const transports = new Set(options.transports ?? probeDefaults.transports);
+  const emit = options.onProgress ?? (() => {});
+  const target = await discover(url, token, fetchFn, headers);
+  // The path's round trip, warm (first requests through a path pay for connections and, in
+  // a simulator, for code that runs the first time): the best of three.
+  let rttMs = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    const t0 = now();
+    const ok = await fetchFn(
+      endpointUrl(target.base, 'info', {}, token ?? new URL(url).searchParams.get('token')),
+      { headers },
+    )
+      .then((r) => r.arrayBuffer())
+      .then(
+        () => true,
+        () => false,
+      );
+    if (ok) rttMs = Math.min(rttMs, now() - t0);
+  }
+  if (!Number.isFinite(rttMs)) rttMs = 0;
+  const tokenUsed = token ?? new URL(url).searchParams.get('token');
+  const notes: string[] = [];
+  let maxWaitMs = options.maxWaitMs ?? probeDefaults.maxWaitMs;
+  // The server must hold a little longer than the client waits, so "alive at max-wait" is seen.
+  const margin = Math.max(200, maxWaitMs * 0.05);
+  if (maxWaitMs + margin > target.maxHoldMs) {
+    maxWaitMs = Math.max(1000, target.maxHoldMs - margin);
+    notes.push(
+      `max-wait lowered to ${fmt(maxWaitMs)}: the probe server holds at most ${fmt(target.maxHoldMs)}`,
+    );
+  }
+  const hold = Math.round(maxWaitMs + margin);
+  const hb = chattyHeartbeat(maxWaitMs, options.heartbeatMs ?? null);
+  const trainMs = trainLength(maxWaitMs, options.trainMs ?? null);
+  const trainEvents = options.trainEvents ?? probeDefaults.trainEvents;
+  const trainInterval = Math.max(1, Math.round(trainMs / trainEvents));
+  const eventBytes = options.trainEventBytes ?? probeDefaults.trainEventBytes;
+  const wsBase = target.base.replace(/^http/, 'ws');
+  const controller = new AbortController();
+  // Every experiment listens on this one signal.
+  setMaxListeners(0, controller.signal);
+  const stop = (): void => controller.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+
+  const started = now();
+  const elapsed = (): number => now() - started;
+  const records: ExperimentRecord[] = [];
+  const runs: Array<Promise<unknown>> = [];
+  const changed = (r: ExperimentRecord) => () => emit({ type: 'experiment', record: r });
+
+  const http = (
+    name: string,
+    transport: ExperimentRecord['transport'],
+    purpose: string,
+    path: string,
+    query: Record<string, string | number>,
+    extra: {
+      parse?: 'train' | 'marker';
+      giveUpMs?: number;
+      giveUpAfterHeadersMs?: number;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<ExperimentRecord> => {
+    const record = newRecord(name, transport, purpose, round(elapsed()));
+    records.push(record);
+    emit({ type: 'experiment', record });
+    const p = runHttp({
+      record,
+      url: endpointUrl(target.base, path, query, tokenUsed),
+      headers: { ...headers, ...extra.headers },
+      fetch: fetchFn,
+      now,
+      giveUpMs: extra.giveUpMs ?? maxWaitMs - elapsed(),
+      ...(extra.parse === undefined ? {} : { parse: extra.parse }),
+      ...(extra.giveUpAfterHeadersMs === undefined
+        ? {}
+        : { giveUpAfterHeadersMs: extra.giveUpAfterHeadersMs }),
+      onChange: changed(record),
+      signal: controller.signal,
+    });
+    runs.push(p);
+    return p;
+  };
+  const ws = (
+    name: string,
+    purpose: string,
+    query: Record<string, string | number>,
+  ): Promise<ExperimentRecord> => {
+    const record = newRecord(name, 'websocket', purpose, round(elapsed()));
+    records.push(record);
+    emit({ type: 'experiment', record });
+    const p = runWs({
+      record,
+      url: endpointUrl(wsBase, 'ws', query, tokenUsed),
+      headers,
+      WebSocket: WS,
+      now,
+      giveUpMs: maxWaitMs - elapsed(),
+      onChange: changed(record),
+      signal: controller.signal,
+    });
+    runs.push(p);
+    return p;
+  };
+  const marker = (after: number): Promise<ExperimentRecord> => {
+    const grace = Math.max(100, after * 0.05);
+    const p = http(
+      `marker-${after}`,
+      'sse',
+      `silent ${fmt(after)}, then a marker: lost means a silent drop`,
+      'marker',
+      { after, ms: after },
+      {
+        parse: 'marker',
+        giveUpMs: maxWaitMs - elapsed(),
+        giveUpAfterHeadersMs: after + grace,
+      },
+    );
+    return p.then((r) => {
+      r.markerDueMs = after;
+      if (r.markerArrived === true || r.headersAtMs === null || r.endedAtMs === null) return r;
+      const silentFor = r.endedAtMs - r.headersAtMs;
+      if (r.outcome === 'not-reached' && silentFor >= after + grace - 1) {
+        r.outcome = 'cut';
+        r.symptom = 'marker-lost';
+      } else if (
+        r.outcome === 'cut' &&
+        Math.abs(silentFor - after) <= grace &&
+        r.symptom !== 'status-before-headers'
+      ) {
+        r.symptom = 'cut-on-write';
+      }
+      return r;
+    });
+  };
+
+  const sse = transports.has('sse');
+  if (sse || transports.has('long-poll')) {
+    http('first-byte', 'http', 'no headers until max-wait: the first-byte limit', 'hold', {
+      ms: hold,
+    });
+  }
+  if (sse) {
+    http('sse-idle', 'sse', 'headers, then silence: the idle clock', 'silence', { ms: hold });
+    http('sse-total', 'sse', `a comment every ${fmt(hb)}: a total clock cuts it anyway`, 'chatty', {
+      ms: hold,
+      heartbeat: hb,
+    });
+    const trainQuery = { interval: trainInterval, count: trainEvents, size: eventBytes };
+    const trainGiveUp = Math.min(maxWaitMs, trainMs * 3 + 2000);
+    const enc = { 'accept-encoding': 'gzip, deflate' };
+    http(
+      'train',
+      'sse',
+      `${trainEvents} timestamped events, plain headers: buffering?`,
+      'train',
+      trainQuery,
+      {
+        parse: 'train',
+        giveUpMs: trainGiveUp,
+        headers: enc,
+      },
+    );
+    http(
+      'train-anti-buffering',
+      'sse',
+      'the same train with X-Accel-Buffering: no and no-transform',
+      'train',
+      { ...trainQuery, anti: 1 },
+      {
+        parse: 'train',
+        giveUpMs: trainGiveUp,
+        headers: enc,
+      },
+    );
+    const rungs = ladder(maxWaitMs, options.ladderRungs ?? probeDefaults.ladderRungs).filter(
+      (x) => x >= 100,
+    );
+    const refineRungs = options.refineRungs ?? probeDefaults.refineRungs;
+    let refined = false;
+    let bestArrived = 0;
+    for (const after of rungs) {
+      marker(after).then((r) => {
+        if (r.markerArrived === true) bestArrived = Math.max(bestArrived, after);
+        // A marker lost with no active cut to explain it: refine inside the bracket while
+        // max-wait allows (this is the one case where the probe runs past the limit it finds).
+        const silentAlive = records.find((x) => x.name === 'sse-idle')?.outcome === 'running';
+        if (refined || r.symptom !== 'marker-lost' || !silentAlive || refineRungs <= 0) return;
+        refined = true;
+        const lo = Math.max(bestArrived, rungs.filter((x) => x < after).pop() ?? 0);
+        for (let i = 1; i <= refineRungs; i++) {
+          const x = Math.round(lo + ((after - lo) * i) / (refineRungs + 1));
+          if (elapsed() + x <= maxWaitMs) marker(x);
+        }
+      });
+    }
+  }
+  if (transports.has('websocket')) {
+    ws('ws-idle', 'WebSocket: an open frame, then silence: the idle clock', {
+      mode: 'silence',
+      ms: hold,
+    });
+    ws('ws-total', `WebSocket: a frame every ${fmt(hb)}: a total clock cuts it anyway`, {
+      mode: 'chatty',
+      ms: hold,
+      heartbeat: hb,
+    });
+  }
+  if (transports.has('long-poll')) {
+    http('long-poll', 'long-poll', 'a long-poll round trip', 'poll', {
+      ms: Math.min(1000, Math.round(maxWaitMs / 20)),
+    });
+  }
+  const echoRecord = newRecord(
+    'echo',
+    'http',
+    'the request headers the probe server received',
+    round(elapsed()),
+  );
+  const echoP = fetchFn(endpointUrl(target.base, 'echo', {}, tokenUsed), { headers })
+    .then((r) => r.json() as Promise<{ headers?: Array<[string, string]> }>)
+    .then((j) => j.headers ?? null)
+    .catch(() => null);
+  emit({ type: 'start', target: target.base, maxWaitMs, experiments: records.map((r) => r.name) });
+
+  // Wait for every experiment, including refinements started meanwhile.
+  for (let seen = 0; seen < runs.length; ) {
+    const batch = runs.slice(seen);
+    seen = runs.length;
+    await Promise.all(batch);
+  }
+  const echo = await echoP;
+  echoRecord.outcome = echo === null ? 'failed' : 'completed';
+  options.signal?.removeEventListener('abort', stop);
+  const durationMs = Math.round(elapsed());
+
+  const limits = readLimits(records, maxWaitMs, rttMs);
+  const plain = records.find((r) => r.name === 'train');
+  const anti = records.find((r) => r.name === 'train-anti-buffering');
+  const vPlain = plain === undefined ? null : readTrain(plain, trainInterval, eventBytes);
+  const vAnti = anti === undefined ? null : readTrain(anti, trainInterval, eventBytes);
+  const buffering: ProbeReport['buffering'] = {
+    detected: vPlain?.detected ?? false,
+    heldBytes: vPlain?.heldBytes ?? 0,
+    fixedByHeaders: vPlain?.detected ? vAnti?.detected === false : null,
+  };
+  if (buffering.detected) {
+    notes.push(
+      buffering.fixedByHeaders
+        ? `buffering: the path held up to ${buffering.heldBytes} bytes of a plain stream; X-Accel-Buffering: no / Cache-Control: no-transform fix it`
+        : `buffering: the path held up to ${buffering.heldBytes} bytes; the anti-buffering headers do not help: use WebSocket or long-polling`,
+    );
+  }
+  const wsIdle = records.find((r) => r.name === 'ws-idle');
+  const poll = records.find((r) => r.name === 'long-poll');
+  const transportsReport: ProbeReport['transports'] = {
+    websocket: {
+      works: wsIdle !== undefined && wsIdle.status === 101,
+      status: wsIdle?.status ?? null,
+    },
+    longPoll: {
+      works: poll?.outcome === 'completed' && poll.status === 200,
+      status: poll?.status ?? null,
+    },
+  };
+  const found = identify(records, echo);
+  const cuts: Cut[] = records
+    .filter((r) => r.outcome === 'cut' && r.symptom !== null)
+    .map((r) => ({
+      experiment: r.name,
+      atMs: Math.round(
+        r.symptom === 'status-before-headers' ? (r.headersAtMs ?? 0) : (r.endedAtMs ?? 0),
+      ),
+      symptom: r.symptom!,
+      status:
+        r.symptom === 'status-before-headers' || r.symptom === 'websocket-refused'
+          ? r.status
+          : null,
+    }));
+  const round1 = (v: number | null): number | null => (v === null ? null : Math.round(v));
+  const report: ProbeReport = {
+    target: target.base,
+    durationMs,
+    maxWaitMs: Math.round(maxWaitMs),
+    limits: {
+      sse: {
+        idleMs: round1(limits.sse.idleMs),
+        totalMs: round1(limits.sse.totalMs),
+        firstByteMs: round1(limits.sse.firstByteMs),
+      },
+      websocket: {
+        idleMs: round1(limits.websocket.idleMs),
+        totalMs: round1(limits.websocket.totalMs),
+      },
+    },
+    cuts,
+    buffering,
+    intermediaries: found.map(({ name, evidence }) => ({ name, evidence })),
+    recommendation: recommend(limits, buffering, transportsReport, found),
+    culprits: blame(limits, records, found, echo),
+    transports: transportsReport,
+    notes: [...notes, ...limits.notes],
+    experiments: records,
+  };
+  for (const c of report.culprits)
+    emit({ type: 'finding', text: `${c.limit} ${fmt(c.valueMs)}: ${c.name}` });
+  return report;
+}
