@@ -26,6 +26,7 @@
  *   latency over every delivery of every round (fanout_p99_ms is that end-to-end p99).
  * - The CPU window includes the two forced GCs of the measurement that closes it, for every
  *   server alike.
+ * - CPU and event-loop delay are read before the forced GCs that serve the memory figures.
  * - `--workers W` runs outlast and bare under node:cluster, W workers sharing the port (RSS
  *   summed over workers; the primary only relays). `max_connections_held` is the largest
  *   number of connections held at once by outlast, all workers counted.
