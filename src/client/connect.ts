@@ -190,6 +190,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
             sessionOptions.clock,
           )
         : null;
+    // An outlast route (`{base}/streams/{id}`, `{base}/jobs/{id}/events`) is taken to be an
+    // outlast server until its first response says otherwise.
+    const looksOutlast = routes.reports !== null;
     const knowsOutlast = o.protocol === 'outlast' || (o.protocol === 'auto' && profile.outlast);
     const first =
       o.protocol === 'sse'
@@ -209,6 +212,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       transportFactories,
       sink,
       first,
+      looksOutlast,
     );
     session.connect();
   };

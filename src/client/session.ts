@@ -94,9 +94,11 @@ export class Session {
     private readonly factories: Record<TransportName, TransportFactory>,
     private readonly sink: SessionSink,
     start: TransportName,
+    looksOutlast: boolean,
   ) {
     this.lastEventId = o.lastEventId;
-    this.outlast = o.protocol === 'outlast' || (o.protocol === 'auto' && profile.outlast);
+    this.outlast =
+      o.protocol === 'outlast' || (o.protocol === 'auto' && (profile.outlast || looksOutlast));
     this.current = start;
     this.dedupe = new Dedupe(o.dedupeWindow);
     this.backoff = new Backoff(o, o.random);
@@ -223,10 +225,13 @@ export class Session {
   private onHeaders(info: { heartbeatMs: number | null; outlast: boolean }): void {
     const a = this.attempt!;
     a.openedAt = this.o.clock.now();
-    if (info.outlast && !this.outlast && this.o.protocol !== 'sse') {
+    if (info.outlast && !this.profile.outlast && this.o.protocol !== 'sse') {
       this.outlast = true;
       this.profile.outlast = true;
       this.save();
+    } else if (!info.outlast && a.name === 'sse' && this.o.protocol === 'auto') {
+      // A plain SSE server after all: no outlast query parameters, no fallback from now on.
+      this.outlast = false;
     }
     if (info.heartbeatMs !== null) this.watch(info.heartbeatMs);
     else if (a.name !== 'sse') this.stall.arm(this.o.openTimeoutMs);

@@ -12,6 +12,8 @@ const OPEN = 'outlast.open';
 const GAP = 'outlast.gap';
 const ROTATE = 'outlast.rotate';
 const END = 'outlast.end';
+/** Socket errors that mean a reset or a broken network, not a hop closing the stream. */
+const RESET = /ECONNRESET|EPIPE|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ENETDOWN/;
 
 /**
  * SSE over a streaming `fetch`, not `EventSource`: it sends headers, sees the status of a
@@ -130,7 +132,10 @@ export function openSse(ctx: TransportContext, h: TransportHandlers): Transport 
         parser.feed(value);
       }
     } catch (error) {
-      finish(() => h.closed({ kind: 'network', message: describe(error) }));
+      // A hop that closes mid-body leaves the chunked encoding unfinished, which fetch reports
+      // as an error, not as the end of the body: only a reset is a network error here.
+      const message = describe(error);
+      finish(() => h.closed({ kind: RESET.test(message) ? 'network' : 'eof', message }));
       return;
     }
     // [spec] The body ending normally means "reestablish the connection".
