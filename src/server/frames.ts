@@ -9,7 +9,7 @@ import { formatEvent } from '../wire/encoder.js';
 
 const utf8 = new TextEncoder();
 const sseCache = new WeakMap<StoredEvent, Uint8Array>();
-const wsCache = new WeakMap<StoredEvent, string>();
+const wsCache = new WeakMap<StoredEvent, Uint8Array>();
 
 /** The `outlast.open` payload. */
 export interface OpenInfo {
@@ -73,20 +73,28 @@ export function wsGap(gap: GapInfo): string {
   return JSON.stringify({ type: 'gap', ...gap });
 }
 
-/** WebSocket: one stored event, serialised once per event. */
-export function wsEvent(event: StoredEvent): string {
-  let text = wsCache.get(event);
-  if (text === undefined) {
-    text = JSON.stringify({ type: 'event', id: event.id, event: event.event, data: event.data });
-    wsCache.set(event, text);
+/** WebSocket: one stored event, serialised and UTF-8 encoded once per event. */
+export function wsEvent(event: StoredEvent): Uint8Array {
+  let bytes = wsCache.get(event);
+  if (bytes === undefined) {
+    bytes = utf8.encode(
+      JSON.stringify({ type: 'event', id: event.id, event: event.event, data: event.data }),
+    );
+    wsCache.set(event, bytes);
   }
-  return text;
+  return bytes;
 }
 
-/** WebSocket: a heartbeat frame. */
-export function wsHeartbeat(now: number): string {
-  return `{"type":"heartbeat","t":${now}}`;
+/** WebSocket: a heartbeat frame, encoded once per wheel tick. */
+export function wsHeartbeat(now: number): Uint8Array {
+  if (now !== lastWsBeatAt) {
+    lastWsBeatAt = now;
+    lastWsBeat = utf8.encode(`{"type":"heartbeat","t":${now}}`);
+  }
+  return lastWsBeat;
 }
+let lastWsBeatAt = -1;
+let lastWsBeat = new Uint8Array(0);
 
 /** WebSocket: rotation frame; the socket closes with 1000 right after it. */
 export const WS_ROTATE = '{"type":"rotate","reconnectMs":0}';

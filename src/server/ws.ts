@@ -13,6 +13,7 @@ import { routeSegments } from './routes.js';
 import { Session, type Transport } from './session.js';
 
 const OPEN = 1;
+const TEXT = { binary: false } as const;
 
 /** JSON frames over a `ws` socket (docs/protocol.md, "WebSocket"). */
 export class WsTransport implements Transport {
@@ -20,8 +21,9 @@ export class WsTransport implements Transport {
 
   constructor(private readonly ws: WebSocket) {}
 
-  private send(text: string): void {
-    if (this.ws.readyState === OPEN) this.ws.send(text);
+  private send(frame: string | Uint8Array): void {
+    // Bytes shared by every subscriber go out as text frames without a copy per socket.
+    if (this.ws.readyState === OPEN) this.ws.send(frame, TEXT);
   }
 
   open(info: OpenInfo): void {
