@@ -15,6 +15,7 @@ import {
   setHeader,
 } from './http.js';
 import type { HopKnobs } from './knobs.js';
+import { blackhole } from './silent-drop.js';
 
 /** Pause between the last bytes of a reset exchange and the RST itself. */
 const RESET_GRACE_MS = 15;
@@ -135,10 +136,19 @@ export function handleExchange(hop: HopRuntime, req: IncomingMessage, res: Serve
   };
   function onClock(kind: ClockKind): void {
     hop.stats.cuts[kind]++;
+    if (knobs.cut === 'silent') {
+      cleanup();
+      upstreamDone = true;
+      const upstreamSocket = upstreamRes === null ? null : upstreamReq.socket;
+      if (upstreamSocket === null) upstreamReq.destroy();
+      blackhole(res.socket ?? clientSocket, upstreamSocket);
+      return;
+    }
     // Once the upstream's head is in, the hop has committed to it: a held head goes out
     // and the connection ends (nginx: 200 then FIN). Before it: the hop's own error page.
-    if (delivery !== null) delivery.cut(knobs.cut, 'clock');
-    else if (res.headersSent) cut(knobs.cut);
+    const how = knobs.cut;
+    if (delivery !== null) delivery.cut(how, 'clock');
+    else if (res.headersSent) cut(how);
     else answer(knobs.timeoutStatus);
   }
 
@@ -199,7 +209,7 @@ export function handleExchange(hop: HopRuntime, req: IncomingMessage, res: Serve
       resetAt: pickResetPoint(hop.knobs),
       headWaitsForBody: knobs.headWaitsForBody && !optedOut(knobs, ures.headers),
       deadlinePassed: () => clocks.deadlinePassed(),
-      deadlineCut: knobs.cut,
+      deadlineCut: knobs.cut === 'silent' ? 'fin' : knobs.cut,
       pauseSource: () => ures.pause(),
       resumeSource: () => ures.resume(),
       sink: {

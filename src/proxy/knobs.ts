@@ -37,10 +37,12 @@ export interface HopKnobs {
   totalMode: 'timer' | 'write-deadline';
   /**
    * How a clock cuts a response whose headers were already sent: `fin` closes the connection
-   * (the client sees the body end early), `rst` resets it (ECONNRESET).
+   * (the client sees the body end early), `rst` resets it (ECONNRESET). `silent` is an L4
+   * silent drop (NLB, NAT), before or after headers: nothing more reaches either side, and
+   * whoever sends next gets a RST.
    * @default 'fin'
    */
-  cut: 'fin' | 'rst';
+  cut: 'fin' | 'rst' | 'silent';
   /**
    * Status the hop answers when a clock fires before response headers (504 nginx/ALB/Envoy,
    * 524 Cloudflare, 503 Heroku).
@@ -277,9 +279,9 @@ export const knobSpecs: readonly KnobSpec[] = [
     key: 'cut',
     flag: 'cut',
     kind: 'enum',
-    values: ['fin', 'rst'],
+    values: ['fin', 'rst', 'silent'],
     nullable: false,
-    help: 'how a clock ends a response after its headers',
+    help: 'how a clock ends a response after its headers (silent: NLB drop)',
   },
   {
     key: 'timeoutStatus',

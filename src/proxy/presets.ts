@@ -127,6 +127,16 @@ export const presets: readonly Preset[] = [
       'intermediaries.md row "HAProxy": HAProxy configuration manual; 50 s from Debian /etc/haproxy/haproxy.cfg; 200 ms corked writes and 503 on a refused server measured against HAProxy 2.6 (docs/intermediaries-measured.md)',
   },
   {
+    name: 'aws-nlb',
+    summary: 'AWS Network Load Balancer (L4): drops a connection idle for 350 s without a word',
+    knobs: {
+      idleMs: 350 * S,
+      cut: 'silent',
+    },
+    source:
+      'intermediaries.md row "AWS NLB": ELB NLB docs (350 s TCP idle; silent drop, RST on the next send)',
+  },
+  {
     name: 'heroku',
     summary: 'Heroku router: 30 s to first byte (H12), then a 55 s rolling window (H15), 503',
     knobs: {

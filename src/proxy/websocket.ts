@@ -13,6 +13,7 @@ import {
   rawResponse,
   setHeader,
 } from './http.js';
+import { blackhole } from './silent-drop.js';
 
 /**
  * An `Upgrade` request (WebSocket) through a hop: refused with the hop's status, or tunnelled
@@ -76,6 +77,14 @@ export function handleUpgrade(
       hop.stats.cuts[kind]++;
       const wasUpgraded = upgraded;
       finish();
+      if (knobs.cut === 'silent') {
+        if (upstreamSocket !== null) {
+          socket.unpipe(upstreamSocket);
+          upstreamSocket.unpipe(socket);
+        }
+        blackhole(socket, upstreamSocket);
+        return;
+      }
       if (wasUpgraded) {
         cutSocket(socket, knobs.cut);
         if (upstreamSocket !== null) cutSocket(upstreamSocket, knobs.cut);

@@ -116,6 +116,28 @@ describe('clocks', () => {
       expect(r.end).toBe('rst');
     }));
 
+  it('cut: silent drops the connection without a word; the next send gets a RST', () =>
+    withProxy({ idleMs: 100, cut: 'silent' }, async (p) => {
+      // Silent for 300 ms, then an event that never arrives; the connection does not end.
+      const r = await rawRequest(`${p.url}/sse?every=300&count=3`, { timeoutMs: 700 });
+      expect(r.status).toBe(200);
+      expect(r.chunks.length).toBe(0);
+      expect(r.end).toBe('timeout');
+      const before = await rawRequest(`${p.url}/hang`, { timeoutMs: 400 });
+      expect(before.status).toBeNull();
+      expect(before.end).toBe('timeout');
+      // A client that sends after the drop gets a reset.
+      const socket = connect(Number(new URL(p.url).port), '127.0.0.1');
+      socket.write('GET /silent HTTP/1.1\r\nhost: x\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 250));
+      const ended = new Promise<string>((resolve) => {
+        socket.on('error', (e: NodeJS.ErrnoException) => resolve(String(e.code)));
+        socket.on('close', () => resolve('close'));
+      });
+      socket.write('x');
+      expect(await ended).toBe('ECONNRESET');
+    }));
+
   it('timeoutStatus and fingerprint error pages', () =>
     withProxy({ idleMs: 100, timeoutStatus: 524, fingerprint: 'cloudflare' }, async (p) => {
       const r = await rawRequest(`${p.url}/hang`);

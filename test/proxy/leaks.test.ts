@@ -102,6 +102,11 @@ const ways: Way[] = [
   { name: 'WebSocket closed by client', knobs: {}, run: (u) => wsOutcome(u, 5, 40) },
   { name: 'WebSocket refused', knobs: { websocket: 'refuse' }, run: (u) => wsOutcome(u, 5, 200) },
   {
+    name: 'silent drop',
+    knobs: { idleMs: 30, cut: 'silent' },
+    run: (u) => rawRequest(`${u}/sse?every=60&count=3`, { timeoutMs: 150 }),
+  },
+  {
     name: 'connection refused',
     knobs: { refuseConnections: true },
     run: (u) => rawRequest(`${u}/bytes?n=1`),

@@ -105,6 +105,19 @@ describe('presets at time scale 0.01 (a 15 s clock fires at 150 ms)', () => {
     }
   });
 
+  it('aws-nlb drops an idle connection silently', async () => {
+    const p = await createProxy({ target: up.url, preset: 'aws-nlb', timeScale: 0.001 });
+    try {
+      const r = await rawRequest(`${p.url}/sse?every=500&count=2`, { timeoutMs: 1200 });
+      expect(r.status).toBe(200);
+      expect(r.chunks.length).toBe(0);
+      expect(r.end).toBe('timeout');
+      expect(p.hops[0]!.stats.cuts.idle).toBe(1);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('cloud-run cuts at 300 s (3 s scaled) whatever the traffic', async () => {
     const p = await createProxy({ target: up.url, preset: 'cloud-run', timeScale: 0.001 });
     try {
