@@ -23,10 +23,15 @@ export function identify(
   const found: Identified[] = [];
   for (const known of knownIntermediaries) {
     const evidence = new Set<string>();
+    const seen = new Set<string>();
     for (const r of records) {
       for (const [name, pattern] of known.response) {
         const v = r.responseHeaders[name];
-        if (v !== undefined && pattern.test(v)) evidence.add(`response header ${name}: ${clip(v)}`);
+        // One value per header is evidence enough (cf-ray differs on every response).
+        if (v !== undefined && pattern.test(v) && !seen.has(name)) {
+          seen.add(name);
+          evidence.add(`response header ${name}: ${clip(v)}`);
+        }
       }
       if (r.errorBody !== null && r.symptom === 'status-before-headers') {
         for (const pattern of known.body) {

@@ -86,7 +86,7 @@ export function blame(
       reason:
         who === null
           ? 'no intermediary on the path announced itself; probe each layer (outlast probe URL1 URL2 ...) to find the hop'
-          : `of the intermediaries found, ${who.name} has a ${kind === 'firstByte' ? 'first-byte' : kind} clock that fires first (default ${fmt(who.known!.clocks[kind] ?? who.known!.clocks.total ?? who.known!.clocks.idle ?? 0)})`,
+          : `of the intermediaries found, ${who.name} has ${kind === 'firstByte' ? 'a first-byte' : kind === 'idle' ? 'an idle' : 'a total'} clock that fires first (default ${fmt(who.known!.clocks[kind] ?? who.known!.clocks.total ?? who.known!.clocks.idle ?? 0)})`,
     });
   };
   add('sse.firstByteMs', limits.sse.firstByteMs, 'firstByte');

@@ -1,0 +1,70 @@
+import type { ExperimentRecord, ProbeProgress } from '../probe/index.js';
+import { experimentLine, human } from '../probe/report/text.js';
+
+/**
+ * The probe's live display. On a TTY: a block redrawn four times a second (what runs, the
+ * elapsed time, what is known so far). Otherwise: one plain line per finding.
+ */
+export class ProbeProgressView {
+  private readonly records = new Map<string, ExperimentRecord>();
+  private readonly started = performance.now();
+  private maxWaitMs = 0;
+  private drawn = 0;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly reported = new Set<string>();
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly tty: boolean,
+    private readonly label: string,
+  ) {}
+
+  /** The probe's progress callback. */
+  readonly onProgress = (p: ProbeProgress): void => {
+    if (p.type === 'start') {
+      this.maxWaitMs = p.maxWaitMs;
+      if (!this.tty) {
+        this.out.write(
+          `${this.label}probing ${p.target}: ${p.experiments.length} experiments at once, up to ${human(p.maxWaitMs)}\n`,
+        );
+      } else this.timer ??= setInterval(() => this.draw(), 250);
+      return;
+    }
+    if (p.type === 'finding') return;
+    this.records.set(p.record.name, p.record);
+    const r = p.record;
+    if (
+      !this.tty &&
+      r.outcome === 'cut' &&
+      !this.reported.has(r.name) &&
+      !r.name.startsWith('marker-')
+    ) {
+      this.reported.add(r.name);
+      this.out.write(
+        `${this.label}${human(performance.now() - this.started)}: ${experimentLine(r)}\n`,
+      );
+    }
+  };
+
+  private draw(): void {
+    const all = [...this.records.values()];
+    const running = all.filter((r) => r.outcome === 'running').map((r) => r.name);
+    const cut = all.filter((r) => r.outcome === 'cut' && !r.name.startsWith('marker-'));
+    const lines = [
+      `${this.label}probing: ${human(performance.now() - this.started)} of up to ${human(this.maxWaitMs)}`,
+      `  running (${running.length}): ${running.filter((n) => !n.startsWith('marker-')).join(', ')}${running.some((n) => n.startsWith('marker-')) ? ', marker ladder' : ''}`,
+      ...cut.map((r) => `  known: ${experimentLine(r)}`),
+    ];
+    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}A\x1b[J`);
+    this.out.write(`${lines.join('\n')}\n`);
+    this.drawn = lines.length;
+  }
+
+  /** Stops redrawing and clears the block. */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}A\x1b[J`);
+    this.drawn = 0;
+  }
+}
