@@ -35,7 +35,14 @@ export async function startJob(
     if (signal.aborted) throw new OutlastError('client-closed', 'the connection was closed');
     return { retryAfterMs: null, message: describe(error) };
   }
-  const text = await res.text().catch(() => '');
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (error) {
+    // The answer was cut mid-body: the job may have started, but its id is lost. Starting
+    // it again is the only way on (the first run is orphaned; docs/client.md, "Jobs").
+    return { retryAfterMs: null, message: `the answer was cut: ${describe(error)}` };
+  }
   if (res.status === 202 || res.status === 200 || res.status === 201) {
     try {
       const j = JSON.parse(text) as { jobId?: unknown; stream?: unknown; result?: unknown };
