@@ -30,7 +30,7 @@ export async function startCutter(targetPort: number): Promise<Cutter> {
     upstream.pipe(client);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
+  const cutter: Cutter = {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     cutAll(how) {
       const n = pairs.size;
@@ -43,8 +43,9 @@ export async function startCutter(targetPort: number): Promise<Cutter> {
       return n;
     },
     async close() {
-      this.cutAll('rst');
+      cutter.cutAll('rst');
       await new Promise((r) => server.close(r));
     },
   };
+  return cutter;
 }
