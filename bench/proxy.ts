@@ -13,6 +13,9 @@
  * MB/s of the whole transfer. Direct, 1 hop and 3 hops run in the same process, in turn.
  * The 2 cores of the machine are shared by the upstream, the client and the proxy: figures
  * include that contention.
+ * Environment: STREAMS, INTERVAL, DURATION, WARMUP, BULK change the load; SKIP_THROUGHPUT=1
+ * skips the bulk phase; PROXY_CPU=1 prints the proxy process's CPU time; PROXY_PROF=DIR writes
+ * its CPU profile there.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { Agent, createServer, get, type Server, type ServerResponse } from 'node:http';
@@ -33,6 +36,12 @@ if (process.argv[2] === '--child') {
   const proxy = await createProxy({ target: process.argv[3]!, hops });
   process.send!({ url: proxy.url });
   process.on('disconnect', () => {
+    if (process.env.PROXY_CPU) {
+      const u = process.resourceUsage();
+      console.error(
+        `proxy child cpu: user ${u.userCPUTime / 1000} ms, system ${u.systemCPUTime / 1000} ms`,
+      );
+    }
     void proxy.close().then(() => process.exit(0));
   });
 } else {
@@ -100,7 +109,11 @@ async function startHops(
   hops: number,
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = fork(fileURLToPath(import.meta.url), ['--child', target, String(hops)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.PROXY_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROXY_PROF}`] : []),
+    ],
   });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { url: string }).url));
@@ -203,7 +216,7 @@ async function run(): Promise<void> {
     const proxy = c.hops === 0 ? null : await startHops(up.url, c.hops);
     const url = proxy?.url ?? up.url;
     const samples = await latency(url);
-    const mbps = await throughput(url);
+    const mbps = process.env.SKIP_THROUGHPUT ? Number.NaN : await throughput(url);
     if (proxy !== null) await stopHops(proxy.child);
     rows.push({
       name: c.name,
