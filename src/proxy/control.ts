@@ -6,7 +6,9 @@ import type { ChaosProxy } from './proxy.js';
 
 /** The running control API. */
 export interface ControlServer {
+  /** `http://host:port` of the API. */
   url: string;
+  /** Stops it. */
   close(): Promise<void>;
 }
 

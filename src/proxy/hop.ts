@@ -18,21 +18,29 @@ export interface HopInit {
   knobs: HopKnobs;
   /** Where it forwards to. */
   target: URL;
+  /** Address to listen on. */
   host: string;
+  /** Port to listen on (0: a free one). */
   port: number;
+  /** Timers and clock. */
   timers: Timers;
+  /** The proxy's time scale right now. */
   scale: () => number;
 }
 
 /** A snapshot of a hop for the control API and `proxy.hops`. */
 export interface HopInfo {
+  /** Position in the chain, 0 on the client side. */
   index: number;
+  /** Preset name, or `custom`. */
   name: string;
   /** `http://host:port` this hop listens on. */
   url: string;
   /** Where it forwards to. */
   target: string;
+  /** Its knobs now (durations at time scale 1). */
   knobs: HopKnobs;
+  /** Its counters. */
   stats: HopStats;
 }
 
@@ -41,6 +49,7 @@ export interface HopInfo {
  * buffering, WebSocket policy, fingerprint and faults.
  */
 export class Hop implements HopRuntime {
+  /** The knobs now; replaced as a whole by {@link Hop.set} and {@link Hop.reset}. */
   knobs: Readonly<HopKnobs>;
   readonly name: string;
   readonly target: URL;

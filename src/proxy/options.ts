@@ -5,9 +5,15 @@ import type { Timers } from './timers.js';
 
 /** One hop of a chain, when hops are given one by one. */
 export interface HopSpec {
-  /** Preset to start from; none: a transparent hop ({@link hopDefaults}). */
+  /**
+   * Preset to start from; none: a transparent hop ({@link hopDefaults}), named `custom`.
+   * @default undefined
+   */
   preset?: string;
-  /** Knobs over the preset. */
+  /**
+   * Knobs over the preset.
+   * @default {}
+   */
   knobs?: Partial<HopKnobs>;
 }
 
@@ -31,7 +37,11 @@ export interface ProxyOptions {
    * @default null
    */
   preset?: string | readonly string[] | null;
-  /** Hops one by one (instead of `preset`), client side first. */
+  /**
+   * Hops one by one (instead of `preset`), client side first: a preset name or a
+   * {@link HopSpec}.
+   * @default undefined
+   */
   hops?: ReadonlyArray<string | HopSpec>;
   /**
    * Knobs applied over every hop (after its preset).
