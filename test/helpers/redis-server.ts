@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +14,23 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Sends one command in RESP and resolves with the raw reply (or when Redis hangs up). */
+export function command(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    socket.on('data', (chunk) => {
+      reply += chunk;
+      if (reply.endsWith('\r\n')) socket.end();
+    });
+    socket.on('close', () => resolve(reply));
+    socket.on('error', reject);
+    socket.write(
+      `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`,
+    );
+  });
+}
+
 /** A real redis-server of its own, on a free port, in a temporary directory. */
 export interface TestRedis {
   readonly port: number;
@@ -21,6 +38,10 @@ export interface TestRedis {
   readonly url: string;
   /** Stops it: `save` writes its data first (a restart then keeps it); otherwise it is lost. */
   stop(options?: { save?: boolean }): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void;
+  /** Thaws it (SIGCONT). */
+  resume(): void;
   /** Starts it again on the same port and directory. */
   start(): Promise<void>;
   /** Stops it and removes its directory. */
@@ -99,11 +120,9 @@ export async function startRedis(): Promise<TestRedis> {
     child = null;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     if (options.save === true) {
-      // SIGTERM makes redis-server save when a save point is configured; with --save '' it
-      // does not, so ask for the dump explicitly first.
-      const { execFileSync } = await import('node:child_process');
-      execFileSync('redis-cli', ['-p', String(port), 'SAVE']);
-      running.kill('SIGTERM');
+      // SHUTDOWN SAVE: the dump holds every write Redis answered before it, and nothing is
+      // executed after it; a restart then finds exactly what clients were told was stored.
+      await command(port, ['SHUTDOWN', 'SAVE']).catch(() => {});
     } else {
       rmSync(join(dir, 'dump.rdb'), { force: true });
       running.kill('SIGKILL');
@@ -114,6 +133,8 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     stop,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     async start() {
       if (child !== null) return;
       child = await launch(port, dir);

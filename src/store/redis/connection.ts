@@ -122,6 +122,39 @@ export function storeError(what: string, error: unknown): OutlastError {
   );
 }
 
+/** Raised when Redis does not answer in time. */
+class CommandTimeout extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/**
+ * Sends one command, rejecting after `timeout` ms. node-redis's own `timeout` only covers
+ * the wait before the command is written; a Redis that stops answering (frozen, partitioned
+ * without a reset) would otherwise keep the caller waiting for ever. The command stays in the
+ * client's queue, which `maxPendingCommands` bounds.
+ */
+export function call<T>(
+  client: RedisConnection,
+  args: readonly string[],
+  timeout: number,
+): Promise<T> {
+  return withTimeout(client.sendCommand<T>(args, { timeout }), timeout, String(args[0]));
+}
+
+/** Rejects with a timeout error when `promise` has not settled within `timeout` ms. */
+export function withTimeout<T>(promise: Promise<T>, timeout: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new CommandTimeout(`no answer to ${what} within ${timeout} ms`)),
+        timeout,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** A Lua script run by EVALSHA, falling back to EVAL when Redis does not know it (restart). */
 export class Script {
   readonly sha: string;
@@ -137,10 +170,10 @@ export class Script {
   ): Promise<T> {
     const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await client.sendCommand<T>(['EVALSHA', this.sha, ...tail], { timeout });
+      return await call<T>(client, ['EVALSHA', this.sha, ...tail], timeout);
     } catch (error) {
       if (!describe(error).startsWith('NOSCRIPT')) throw error;
-      return client.sendCommand<T>(['EVAL', this.source, ...tail], { timeout });
+      return call<T>(client, ['EVAL', this.source, ...tail], timeout);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { OutlastError } from '../../errors.js';
 import type { StoredEvent, StoreListener, Unsubscribe } from '../types.js';
-import type { RedisConnection } from './connection.js';
+import { type RedisConnection, withTimeout } from './connection.js';
 import { type Notice, parseNotice } from './notice.js';
 
 /*
@@ -146,9 +146,11 @@ class Feed {
       try {
         result = await reader.readAfter(this.streamId, this.epoch, this.lastSeq, batch);
       } catch (error) {
-        // Redis is away: the subscriber's reconnect will repair every feed once it is back.
+        // Redis is away (or the command connection is not back yet while the subscriber
+        // is): try again later; reconnects also repair every feed.
         this.repairFailed = true;
         this.fanout.onError(error);
+        setTimeout(() => this.repair(), this.fanout.retryMs).unref();
         return;
       }
       if (this.dead) return;
@@ -186,6 +188,10 @@ export interface FanoutOptions {
   reader: FeedReader;
   channel: (streamId: string) => string;
   batch: number;
+  /** Longest wait for SUBSCRIBE, ms. */
+  timeout: number;
+  /** Pause before a failed repair is tried again, ms. */
+  retryMs: number;
   lingerMs: number;
   /** Idle feeds kept lingering at most; past it they unsubscribe at once. */
   maxLingering: number;
@@ -196,6 +202,7 @@ export interface FanoutOptions {
 export class Fanout {
   readonly reader: FeedReader;
   readonly batch: number;
+  readonly retryMs: number;
   readonly onError: (error: unknown) => void;
   private readonly feeds = new Map<string, Feed>();
   private readonly timer: NodeJS.Timeout | undefined;
@@ -204,15 +211,19 @@ export class Fanout {
   constructor(private readonly o: FanoutOptions) {
     this.reader = o.reader;
     this.batch = o.batch;
+    this.retryMs = o.retryMs;
     this.onError = o.onError;
     if (o.lingerMs > 0) {
       this.timer = setInterval(() => this.sweep(), Math.max(100, o.lingerMs / 2)).unref();
     }
     // node-redis resubscribes every channel before it reports `ready` again; anything
     // published meanwhile was dropped, so every feed re-reads from its last seq.
-    o.subscriber.on('ready', () => {
-      for (const feed of this.feeds.values()) if (feed.early === null) feed.repair();
-    });
+    o.subscriber.on('ready', () => this.repairAll());
+  }
+
+  /** Has every feed re-read from its last seq (after a reconnect). */
+  repairAll(): void {
+    for (const feed of this.feeds.values()) if (feed.early === null) feed.repair();
   }
 
   /** The feed of a stream with readers here, if any. */
@@ -259,7 +270,11 @@ export class Fanout {
 
   private async open(feed: Feed): Promise<void> {
     try {
-      await this.o.subscriber.subscribe(feed.channel, feed.onMessage, true);
+      await withTimeout(
+        this.o.subscriber.subscribe(feed.channel, feed.onMessage, true),
+        this.o.timeout,
+        'SUBSCRIBE',
+      );
       const facts = await this.reader.probe(feed.streamId);
       if (facts === null) {
         throw new OutlastError('unknown-stream', `stream "${feed.streamId}" does not exist`);

@@ -40,6 +40,28 @@ local function trim(m, e, max_events, max_bytes, cutoff)
   end
 end
 
+-- This Redis process's id: it changes on every restart. '' when the check is off.
+local run_cache = nil
+local function run_id(check)
+  if check ~= '1' then return '' end
+  if not run_cache then run_cache = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') end
+  return run_cache
+end
+
+-- The stream's epoch, or nil when unknown. A Redis restart may have rolled back the latest
+-- writes (RDB snapshots, AOF everysec): their seqs would then be handed out again to other
+-- events, under the same epoch, and a reader holding one would skip the new ones silently.
+-- So the first touch after a restart gives the stream a new epoch: readers get an epoch gap.
+local function current_epoch(m, new_epoch, check)
+  local h = redis.call('HMGET', m, 'epoch', 'run')
+  if not h[1] then return nil end
+  if check == '1' and h[2] ~= run_id(check) then
+    redis.call('HSET', m, 'epoch', new_epoch, 'run', run_id(check))
+    return new_epoch
+  end
+  return h[1]
+end
+
 -- epoch, last seq, ended, bytes, first retained seq (0: none), retained count; or nil.
 local function info(m, e)
   local h = redis.call('HMGET', m, 'epoch', 'seq', 'ended', 'bytes')
@@ -52,13 +74,13 @@ end
 
 -- Creates (new epoch), appends, ends. mode: c create, a append, f end with a final event,
 -- n end without one. Returns { status, epoch, seq (0: none appended), last seq }.
-local function write(m, e, mode, ev, data, time, max_events, max_bytes, cutoff, ttl, new_epoch, ch)
-  local epoch = redis.call('HGET', m, 'epoch')
+local function write(m, e, mode, ev, data, time, max_events, max_bytes, cutoff, ttl, new_epoch, ch, check)
+  local epoch = current_epoch(m, new_epoch, check)
   if not epoch then
     -- A leftover events key (its meta evicted or expired first) belongs to a dead epoch.
     redis.call('DEL', e)
     epoch = new_epoch
-    redis.call('HSET', m, 'epoch', epoch, 'seq', 0, 'ended', 0, 'bytes', 0)
+    redis.call('HSET', m, 'epoch', epoch, 'seq', 0, 'ended', 0, 'bytes', 0, 'run', run_id(check))
   elseif redis.call('EXISTS', e) == 0 then
     redis.call('HSET', m, 'bytes', 0)
   end
@@ -90,24 +112,25 @@ end
 
 /**
  * KEYS meta, events. ARGV mode, event, data, time, maxEvents, maxBytes, cutoff, ttl, newEpoch,
- * channel. Create answers the `info` tuple; the others `{status, epoch, seq, lastSeq}`.
+ * channel, checkRestart ('1'/'0'). Create answers the `info` tuple; the others `{status, epoch, seq, lastSeq}`.
  */
 export const WRITE = `${LIB}
 local r = write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]),
-  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10])
+  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11])
 if ARGV[1] == 'c' then return info(KEYS[1], KEYS[2]) end
 return r
 `;
 
 /**
- * KEYS meta, events. ARGV cutoff, afterEpoch, afterSeq, limit (-1: all).
+ * KEYS meta, events. ARGV cutoff, afterEpoch, afterSeq, limit (-1: all), newEpoch, checkRestart.
  * Applies age retention, then answers the `info` tuple, the first seq returned, and the
  * events flat (seq, time, type, data)...; nil for an unknown stream.
  */
 export const READ = `${LIB}
 local m, e = KEYS[1], KEYS[2]
 local cutoff = tonumber(ARGV[1])
-if cutoff >= 0 and redis.call('EXISTS', m) == 1 then trim(m, e, 1e18, 1e18, cutoff) end
+if not current_epoch(m, ARGV[5], ARGV[6]) then return nil end
+if cutoff >= 0 then trim(m, e, 1e18, 1e18, cutoff) end
 local inf = info(m, e)
 if not inf then return nil end
 local last_seq, first_seq = inf[2], inf[5]
@@ -191,7 +214,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, tonumber
 
 /**
  * KEYS job, leases, meta, events. ARGV jobId, lostRecordJson, ttl, expiresAt, then the final
- * event: type, data, time, maxEvents, maxBytes, cutoff, streamTtl, newEpoch, channel.
+ * event: type, data, time, maxEvents, maxBytes, cutoff, streamTtl, newEpoch, channel, checkRestart.
  * Marks a job `lost` and ends its stream, only if its lease has really run out and it is still
  * running (another instance may have got there first, or the owner renewed in time).
  */
@@ -203,7 +226,7 @@ if redis.call('HGET', KEYS[1], 's') ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'r', ARGV[2], 's', 'lost', 'x', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[3]), 1))
 write(KEYS[3], KEYS[4], 'f', ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]),
-  tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12], ARGV[13])
+  tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12], ARGV[13], ARGV[14])
 return 1
 `;
 

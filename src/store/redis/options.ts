@@ -96,6 +96,15 @@ export interface RedisStoreOptions {
    * @default 3_600_000 (1 hour, the server's default `resultTtlMs`)
    */
   lostJobTtlMs?: number;
+  /**
+   * Whether Redis keeps every acknowledged write across a restart (AOF with
+   * `appendfsync always`). When `false`, a restart may have rolled back the latest writes, and
+   * handing their seqs out again would be silent loss for a reader holding one; so each
+   * stream gets a new epoch on its first use after a Redis restart (readers get an epoch gap
+   * and the retained events again). When `true`, ids survive restarts.
+   * @default false
+   */
+  trustRestartedData?: boolean;
   /** Clock for event times, age retention and job-record TTLs, Unix ms. @default Date.now */
   now?: () => number;
   /**
@@ -124,4 +133,5 @@ export const redisStoreDefaults = {
   maxIdleSubscriptions: 10_000,
   jobLeaseMs: 15_000,
   lostJobTtlMs: 3_600_000,
+  trustRestartedData: false,
 } as const;

@@ -11,6 +11,7 @@ import type {
   StreamInfo,
 } from '../types.js';
 import {
+  call,
   openConnection,
   type RedisConnection,
   redactUrl,
@@ -48,9 +49,7 @@ const SCRIPTS = {
 /** Loads every script, so EVALSHA finds them (at start, and after Redis restarted empty). */
 function loadScripts(client: RedisConnection, timeout: number): Promise<unknown> {
   return Promise.all(
-    Object.values(SCRIPTS).map((s) =>
-      client.sendCommand(['SCRIPT', 'LOAD', s.source], { timeout }),
-    ),
+    Object.values(SCRIPTS).map((s) => call(client, ['SCRIPT', 'LOAD', s.source], timeout)),
   ).catch(() => {
     // EVALSHA falls back to EVAL on NOSCRIPT anyway.
   });
@@ -134,6 +133,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
   }
   const timeout = o.commandTimeoutMs;
   const ttl = o.streamTtlMs ?? 0;
+  const checkRestart = o.trustRestartedData ? '0' : '1';
   let closed = false;
 
   // One report per outage, from the command connection (the subscriber follows it).
@@ -146,6 +146,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
   await loadScripts(client, timeout);
   client.on('ready', () => {
     void loadScripts(client, timeout);
+    fanout.repairAll();
     if (!down) return;
     down = false;
     o.onConnectionChange?.(null);
@@ -174,6 +175,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       String(ttl),
       newEpoch(),
       keys.stream(streamId).channel,
+      checkRestart,
     ];
   }
 
@@ -243,6 +245,8 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
         afterEpoch,
         afterSeq,
         String(Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1),
+        newEpoch(),
+        checkRestart,
       ],
     );
   }
@@ -263,6 +267,8 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     subscriber,
     channel: (streamId) => keys.stream(streamId).channel,
     batch: o.repairBatch,
+    timeout: o.commandTimeoutMs,
+    retryMs: Math.min(1000, o.reconnectMaxDelayMs),
     lingerMs: o.subscriberLingerMs,
     maxLingering: o.maxIdleSubscriptions,
     onError: () => {
@@ -311,11 +317,11 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
 
   async function markLost(jobId: string): Promise<boolean> {
     const jobKey = keys.job(jobId);
-    const raw = await client
-      .sendCommand<string | null>(['HGET', jobKey, 'r'], { timeout })
-      .catch((error: unknown) => {
+    const raw = await call<string | null>(client, ['HGET', jobKey, 'r'], timeout).catch(
+      (error: unknown) => {
         throw storeError('read a job record', error);
-      });
+      },
+    );
     const now = o.now();
     const message = `job ${jobId} was lost: the instance running it stopped renewing its lease (crashed, killed or cut off) before the job settled; start it again`;
     let record: JobRecord;
@@ -479,7 +485,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       if (closed) throw new OutlastError('store-closed', 'the store was closed; create a new one');
       let reply: [string | null, string | null];
       try {
-        reply = await client.sendCommand(['HMGET', keys.job(jobId), 'r', 'x'], { timeout });
+        reply = await call(client, ['HMGET', keys.job(jobId), 'r', 'x'], timeout);
       } catch (error) {
         throw storeError('read a job record', error);
       }
@@ -494,7 +500,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       fanout.loseAll();
       // EVAL, not EVALSHA: a NOSCRIPT retry would let a command sent after clear() overtake it.
       try {
-        await client.sendCommand(['EVAL', lua.CLEAR, '0', keys.pattern], { timeout });
+        await call(client, ['EVAL', lua.CLEAR, '0', keys.pattern], timeout);
       } catch (error) {
         throw storeError('clear the store', error);
       }
