@@ -69,7 +69,7 @@ function open(m: Start, index: number): Promise<Socket | null> {
 }
 
 async function start(m: Start): Promise<void> {
-  const batch = 200;
+  const batch = 500;
   let failed = 0;
   for (let i = 0; i < m.count; i += batch) {
     const opened = await Promise.all(

@@ -126,7 +126,7 @@ function startSocket(
   core.track(session, release);
   core.metrics.connectionOpened('ws');
   ws.on('error', () => {}); // a 'close' always follows
-  ws.on('close', () => session.clientClosed());
+  ws.on('close', session.clientClosed);
   let started = false;
   const violate = (reason: string) => {
     ws.close(1008, reason);
