@@ -13,23 +13,35 @@ const fmt = (ms: number): string =>
 /**
  * How long the path let a record live, or null when the path did not cut it. The hops'
  * clocks start when the request reaches them, not when the probe opened it: after the
- * headers the clock started between the opening and their arrival (the server sends them the
- * moment the request arrives): the midpoint cancels the path's latency when it is the same
- * both ways, which on a busy machine is far from zero. Before the headers: the time of the
- * error status minus one round trip of the path.
+ * headers, from when the server started the response, placed on the probe's clock by the
+ * server's time stamps (`open` plus the smallest arrival-minus-stamp over the stream): free of
+ * the forward latency, which a busy machine makes large, and of any clock skew. Without
+ * stamps, the midpoint between opening and headers. Before the headers: the time of the
+ * error status minus one warm round trip of the path.
  */
-export function cutAt(r: ExperimentRecord | undefined, rttMs = 0): number | null {
+export function cutAt(
+  r: ExperimentRecord | undefined,
+  rttMs = 0,
+  kind: 'idle' | 'total' = 'idle',
+): number | null {
   if (r === undefined || r.outcome !== 'cut') return null;
   if (r.symptom === 'websocket-refused' || r.endedAtMs === null) return null;
   if (r.symptom === 'status-before-headers' || r.headersAtMs === null) {
     return Math.max(0, (r.headersAtMs ?? r.endedAtMs) - rttMs);
   }
+  if (r.serverOpenAt !== undefined && r.minOffsetMs !== undefined) {
+    const serverOpen = Math.min(r.headersAtMs, Math.max(0, r.serverOpenAt + r.minOffsetMs));
+    // An idle clock restarts with the last byte: the server's first write. A total clock
+    // started when the request reached the hop: somewhere between the opening and the
+    // server's start; the midpoint halves the error of either end.
+    return r.endedAtMs - (kind === 'idle' ? serverOpen : serverOpen / 2);
+  }
   return r.endedAtMs - r.headersAtMs / 2;
 }
 
-/** Two cut times that are the same clock: within 5 % or 50 ms. */
+/** Two cut times that are the same clock: within 8 % or 100 ms. */
 export function sameClock(a: number, b: number): boolean {
-  return Math.abs(a - b) <= Math.max(50, 0.05 * Math.max(a, b));
+  return Math.abs(a - b) <= Math.max(100, 0.08 * Math.max(a, b));
 }
 
 /** Idle and total from a silent stream and a chatty one of the same transport. */
@@ -40,10 +52,14 @@ function idleAndTotal(
   maxWaitMs: number,
   notes: string[],
 ): { idleMs: number | null; totalMs: number | null } {
-  const s = cutAt(silent);
-  const c = cutAt(chatty);
+  const s = cutAt(silent, 0, 'idle');
+  const c = cutAt(chatty, 0, 'total');
   if (c !== null) {
-    if (s !== null && !sameClock(s, c) && s < c) return { idleMs: s, totalMs: c };
+    // Compared the same way: did the silent stream die of the same clock as the chatty one?
+    const sAsTotal = cutAt(silent, 0, 'total');
+    if (s !== null && sAsTotal !== null && !sameClock(sAsTotal, c) && s < c) {
+      return { idleMs: s, totalMs: c };
+    }
     if (s !== null) {
       notes.push(
         `${label} idle clock: not measurable, the total clock cuts every ${label} stream at ${fmt(c)} first`,
@@ -67,13 +83,21 @@ export function ladderBracket(
       (r) => r.markerDueMs !== undefined && r.outcome !== 'running' && r.outcome !== 'not-reached',
     )
     .sort((a, b) => a.markerDueMs! - b.markerDueMs!);
+  // A silent drop loses every marker past it; one late marker on a busy machine is not one.
   let lo = 0;
-  for (const r of rungs) {
+  for (let i = 0; i < rungs.length; i++) {
+    const r = rungs[i]!;
     if (r.markerArrived === true) {
       lo = Math.max(lo, r.markerDueMs!);
       continue;
     }
-    if (r.symptom === 'marker-lost' || r.symptom === 'cut-on-write') {
+    const lost = (x: ExperimentRecord): boolean =>
+      x.markerArrived !== true &&
+      (x.symptom === 'marker-lost' || x.symptom === 'cut-on-write' || x.outcome === 'cut');
+    if (
+      (r.symptom === 'marker-lost' || r.symptom === 'cut-on-write') &&
+      rungs.slice(i).every(lost)
+    ) {
       if (r.markerDueMs! > lo) return { lo, hi: r.markerDueMs!, symptom: r.symptom };
     }
   }

@@ -22,6 +22,7 @@ export function readTrain(
   record: ExperimentRecord,
   intervalMs: number,
   eventBytes: number,
+  trainMs = intervalMs * 40,
 ): TrainVerdict {
   const train = record.train ?? [];
   if (train.length === 0) {
@@ -49,8 +50,8 @@ export function readTrain(
   }
   // Most events late by several intervals: bytes were held. One late burst is a stall of a
   // busy machine (the client's or a hop's), not a buffer.
-  const lateBy = Math.max(4 * intervalMs, 100);
+  const lateBy = Math.max(4 * intervalMs, 100, trainMs / 5);
   const late = train.filter((e) => e.arrivedAtMs - e.sentAtMs - offset > lateBy).length;
-  const detected = late >= train.length / 2 && heldBytes > 0;
+  const detected = late >= train.length * 0.4 && heldBytes > 0;
   return { detected, heldBytes: detected ? heldBytes : 0, maxLateMs, arrived: train.length };
 }

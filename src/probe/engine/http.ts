@@ -1,5 +1,5 @@
 import { createParser } from '../../wire/parser.js';
-import { addBytes, flatHeaders, round } from './record.js';
+import { addBytes, flatHeaders, round, stamp } from './record.js';
 import type { ExperimentRecord } from './types.js';
 
 /** What one HTTP experiment needs. */
@@ -89,27 +89,32 @@ export async function runHttp(run: HttpRun): Promise<ExperimentRecord> {
       return record;
     }
     const train: NonNullable<ExperimentRecord['train']> = [];
-    const parser =
-      run.parse === undefined
-        ? null
-        : createParser({
-            onEvent: (event) => {
-              if (event.type === 'marker') record.markerArrived = true;
-              else if (run.parse === 'train') {
-                try {
-                  const d = JSON.parse(event.data) as { seq: number; t: number };
-                  train.push({
-                    seq: d.seq,
-                    sentAtMs: d.t,
-                    arrivedAtMs: at(),
-                    bytes: event.data.length + `id: ${d.seq}\n`.length + 8,
-                  });
-                } catch {
-                  // Not a train event: ignored.
-                }
-              }
-            },
-          });
+    // Every probe stream carries server time stamps: `: open T`, `: hb T`, train events.
+    const parser = createParser({
+      onComment: (text) => {
+        const m = /^\s*(open|hb|end) (\d+)/.exec(text);
+        if (m !== null) stamp(record, at(), Number(m[2]), m[1] === 'open');
+      },
+      onEvent: (event) => {
+        if (event.type === 'marker') {
+          record.markerArrived = true;
+          stamp(record, at(), Number(event.data), false);
+        } else if (run.parse === 'train') {
+          try {
+            const d = JSON.parse(event.data) as { seq: number; t: number };
+            stamp(record, at(), d.t, false);
+            train.push({
+              seq: d.seq,
+              sentAtMs: d.t,
+              arrivedAtMs: at(),
+              bytes: event.data.length + `id: ${d.seq}\n`.length + 8,
+            });
+          } catch {
+            // Not a train event: ignored.
+          }
+        }
+      },
+    });
     if (run.parse === 'train') record.train = train;
     if (run.parse === 'marker') record.markerArrived = false;
     const reader = response.body.getReader();
@@ -118,7 +123,7 @@ export async function runHttp(run: HttpRun): Promise<ExperimentRecord> {
         const { done, value } = await reader.read();
         if (done) break;
         addBytes(record, at(), value.byteLength);
-        parser?.feed(value);
+        parser.feed(value);
       }
       end('completed');
     } catch (error) {

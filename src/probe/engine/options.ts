@@ -64,7 +64,7 @@ export interface ProbeOptions {
    */
   heartbeatMs?: number | null;
   /**
-   * Length of the timestamped trains (buffering), ms. `null`: max-wait / 10, between 100 ms and
+   * Length of the timestamped trains (buffering), ms. `null`: max-wait / 10, between 600 ms and
    * 2 s, so a train ends before the usual total clocks.
    * @default null
    */
@@ -131,5 +131,5 @@ export function chattyHeartbeat(maxWaitMs: number, chosen: number | null): numbe
 /** The train length for a max-wait. */
 export function trainLength(maxWaitMs: number, chosen: number | null): number {
   if (chosen !== null) return chosen;
-  return Math.round(Math.min(2000, Math.max(100, maxWaitMs / 10)));
+  return Math.round(Math.min(2000, Math.max(600, maxWaitMs / 10)));
 }

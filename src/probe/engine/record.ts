@@ -53,3 +53,11 @@ export function flatHeaders(
   }
   return out;
 }
+
+/** Notes a server time stamp seen at `atMs` (ms since opened); `open` marks the start. */
+export function stamp(record: ExperimentRecord, atMs: number, t: number, open: boolean): void {
+  if (!Number.isFinite(t)) return;
+  if (open && record.serverOpenAt === undefined) record.serverOpenAt = t;
+  const offset = atMs - t;
+  if (record.minOffsetMs === undefined || offset < record.minOffsetMs) record.minOffsetMs = offset;
+}

@@ -43,6 +43,14 @@ export interface ExperimentRecord {
   responseHeaders: Record<string, string>;
   /** Start of the body of an error response (the intermediary's page). */
   errorBody: string | null;
+  /** Server clock (Unix ms) when the server started this response: its `open` stamp. */
+  serverOpenAt?: number;
+  /**
+   * Smallest `arrival - server stamp` over the stamped bytes (ms since opened minus server
+   * Unix ms): the clock offset plus the fastest return latency. With `serverOpenAt` it places
+   * the server's start on the probe's own clock, free of the forward latency.
+   */
+  minOffsetMs?: number;
   /** For marker streams: when the marker was due, ms since opened. */
   markerDueMs?: number;
   /** For marker streams: whether the marker arrived. */

@@ -1,5 +1,5 @@
 import type { WsConstructor } from './options.js';
-import { addBytes, flatHeaders, round } from './record.js';
+import { addBytes, flatHeaders, round, stamp } from './record.js';
 import type { ExperimentRecord } from './types.js';
 
 /** What one WebSocket experiment needs. */
@@ -71,7 +71,13 @@ export function runWs(run: WsRun): Promise<ExperimentRecord> {
     ws.on('message', (data) => {
       const n = typeof data === 'string' ? data.length : (data.byteLength ?? data.length ?? 0);
       addBytes(record, at(), n + 2);
-      if (String(data).includes('"end"')) sawEnd = true;
+      try {
+        const frame = JSON.parse(String(data)) as { type?: string; t?: number };
+        if (frame.type === 'end') sawEnd = true;
+        stamp(record, at(), Number(frame.t), frame.type === 'open');
+      } catch {
+        // Not a probe frame.
+      }
     });
     ws.on('close', (code) => {
       if (gaveUp || settled) return;
