@@ -1,5 +1,6 @@
 import type { CliCommand } from './command.js';
 import { configCommand } from './config.js';
+import { demoCommand } from './demo.js';
 import { probeCommand } from './probe.js';
 import { probeServerCommand } from './probe-server.js';
 import { proxyCommand } from './proxy.js';
@@ -13,4 +14,5 @@ export const commands: CliCommand[] = [
   probeCommand,
   probeServerCommand,
   configCommand,
+  demoCommand,
 ];
