@@ -4,7 +4,16 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { EndReason } from '../metrics/types.js';
 import type { GapInfo, StoredEvent } from '../store/types.js';
 import type { ServerCore } from './core.js';
-import { type OpenInfo, WS_END, WS_ROTATE, wsEvent, wsGap, wsHeartbeat, wsOpen } from './frames.js';
+import {
+  type OpenInfo,
+  WS_END,
+  WS_ROTATE,
+  wsError,
+  wsEvent,
+  wsGap,
+  wsHeartbeat,
+  wsOpen,
+} from './frames.js';
 import { corsHeaders, errorReply, type Reply } from './http.js';
 import { nodeIncoming } from './node.js';
 import type { Outlast } from './outlast.js';
@@ -55,7 +64,15 @@ export class WsTransport implements Transport {
   abort(reason: EndReason): void {
     if (reason === 'backpressure') this.ws.terminate();
     else if (reason === 'shutdown') this.ws.close(1001, 'server shutting down');
-    else this.ws.close(1011, 'stream lost; reconnect to resume');
+    else {
+      this.send(
+        wsError(
+          'unknown-stream',
+          'the stream was lost (evicted or its store restarted); reconnect with your last id',
+        ),
+      );
+      this.ws.close(1011, 'stream lost; reconnect to resume');
+    }
   }
 
   buffered(): number {
@@ -129,6 +146,7 @@ function startSocket(
   ws.on('close', session.clientClosed);
   let started = false;
   const violate = (reason: string) => {
+    if (ws.readyState === OPEN) ws.send(wsError('bad-frame', reason));
     ws.close(1008, reason);
     session.close('error');
   };

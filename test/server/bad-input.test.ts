@@ -150,11 +150,14 @@ describe('bad input', () => {
       '{"type":"resume","lastEventId":5}',
       '[]',
     ]) {
-      const { ws, closed } = await openWs(`${server.base.replace('http', 'ws')}/streams/s`);
+      const { ws, closed, frames } = await openWs(`${server.base.replace('http', 'ws')}/streams/s`);
       ws.send(garbage);
       const [code, reason] = await closed;
       expect(code, garbage).toBe(1008);
       expect(reason).toContain('resume');
+      expect(frames.map((f) => JSON.parse(f))).toEqual([
+        { type: 'error', code: 'bad-frame', message: reason },
+      ]);
     }
     const { ws, closed } = await openWs(`${server.base.replace('http', 'ws')}/streams/s`);
     ws.send(Buffer.from([1, 2, 3]), { binary: true });
@@ -181,7 +184,7 @@ describe('bad input', () => {
     const [code, reason] = await closed;
     expect(code).toBe(1008);
     expect(reason).toContain('150 ms');
-    expect(frames).toEqual([]);
+    expect(frames.map((f) => JSON.parse(f).code)).toEqual(['bad-frame']);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
   });
 
