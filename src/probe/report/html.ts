@@ -19,7 +19,7 @@ export function timelineData(report: ProbeReport): TimelineData {
   for (const key of limitKeys) {
     const [t, n] = key.split('.') as ['sse' | 'websocket', string];
     const v = (report.limits[t] as Record<string, number | null>)[n];
-    if (v !== null && v !== undefined) limits.push({ label: labels[key]!, ms: v });
+    if (v !== null && v !== undefined) limits.push({ label: labels[key]!, ms: v, value: v });
   }
   const end = Math.max(
     report.durationMs,

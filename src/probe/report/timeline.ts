@@ -10,8 +10,8 @@ export interface TimelineData {
     status: number | null;
     bytes: Array<[number, number]>;
   }>;
-  /** Vertical lines: a limit found, ms since the probe started. */
-  limits: Array<{ label: string; ms: number }>;
+  /** Vertical lines: where a limit fell, ms since the probe started, and its value. */
+  limits: Array<{ label: string; ms: number; value?: number }>;
   /** Right edge of the chart, ms. */
   maxMs: number;
 }
@@ -120,7 +120,7 @@ export function renderTimeline(data: TimelineData): string {
       `<line x1="${lx}" y1="${top - 10}" x2="${lx}" y2="${height - 30}" stroke="#d02b2b" stroke-dasharray="4 3" opacity="0.7"/>`,
     );
     out.push(
-      `<text x="${lx + 3}" y="${12 + (i % 2) * 11}" fill="#d02b2b">${esc(`${l.label} ${fmt(l.ms)}`)}</text>`,
+      `<text x="${lx + 3}" y="${12 + (i % 2) * 11}" fill="#d02b2b">${esc(`${l.label} ${fmt(l.value ?? l.ms)}`)}</text>`,
     );
   });
   out.push('</svg>');
