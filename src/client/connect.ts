@@ -20,6 +20,9 @@ import { openWebSocket } from './transports/websocket.js';
 import type { ClientEvent, ConnectionEvents, EndNotice } from './types.js';
 import { streamRoutes } from './urls.js';
 
+/** Events kept for an iterator that has not started yet; listeners see every event anyway. */
+const UNREAD_LIMIT = 10_000;
+
 /** The transports by name. */
 export const transportFactories: Record<TransportName, TransportFactory> = {
   sse: openSse,
@@ -114,6 +117,8 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
   let session: Session | null = null;
   let streamUrl = href;
   let closed = false;
+  let iterated = false;
+  let buffered = 0;
   let resolveDone!: (n: EndNotice) => void;
   let rejectDone!: (e: unknown) => void;
   const done = new Promise<EndNotice>((res, rej) => {
@@ -139,7 +144,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     emitter,
     deliver(event: ClientEvent) {
       emitter.emit('event', event);
-      queue.push(event);
+      // Listener-only users never drain the queue: stop filling it past a bound unless
+      // someone iterates.
+      if (iterated || buffered++ < UNREAD_LIMIT) queue.push(event);
     },
     finish(final: { result?: unknown; error?: OutlastError }) {
       if (closed) return;
@@ -263,7 +270,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       await store?.delete(origin);
     },
     close,
-    [Symbol.asyncIterator]: () => queue,
+    [Symbol.asyncIterator]: () => {
+      iterated = true;
+      return queue;
+    },
   };
 }
 

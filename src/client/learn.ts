@@ -34,6 +34,8 @@ export const learnDefaults = {
 /** Shorter silences are noise (scheduling, latency), not a clock. */
 const MIN_SILENCE_MS = 10;
 const MAX_NOTES = 20;
+/** Statuses intermediaries answer when one of their clocks fires before headers. */
+const TIMEOUT_STATUS = new Set([408, 502, 503, 504, 524]);
 
 const near = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * Math.max(a, b);
 
@@ -108,8 +110,10 @@ export function avoidTransport(
  * 3. two cuts of traffic-carrying connections at the same age (within 10 %): a total-duration
  *    clock; move to a transport that already lived longer on this path, else rotate before
  *    it (`maxStream` = 80 % of it);
- * 4. a cut after silence (nothing since the open, or two cuts after the same silence at
- *    different ages): an idle clock; ask for a heartbeat of 45 % of it.
+ * 4. a cut after silence (nothing since the open, a held long-poll answered with a timeout,
+ *    or two cuts after the same silence): an idle clock; ask for a heartbeat of 45 % of it.
+ *    Two cuts at the same age after the same silence are taken as idle first (periodic
+ *    traffic), total once the heartbeat changed and they go on.
  */
 export function learnFromCut(
   profile: PathProfile,
@@ -151,7 +155,15 @@ export function learnFromCut(
         c.heartbeats + c.events > 0 &&
         near(c.sinceRequestMs, cut.sinceRequestMs, s.tolerance),
     );
-    if (twin !== undefined) {
+    // Periodic traffic makes an idle clock cut at the same age too; the same silence before
+    // both cuts says idle first (cheap: a shorter heartbeat). If cuts keep coming at that age
+    // once the heartbeat changed, the silences differ and this rule fires.
+    const idleFirst =
+      twin !== undefined &&
+      near(twin.sinceLastByteMs, cut.sinceLastByteMs, s.tolerance) &&
+      Math.floor(Math.min(twin.sinceLastByteMs, cut.sinceLastByteMs) * s.heartbeatFraction) <
+        (profile.heartbeatMs ?? cut.heartbeatMs ?? Number.POSITIVE_INFINITY);
+    if (twin !== undefined && !idleFirst) {
       const total = Math.round(Math.min(twin.sinceRequestMs, cut.sinceRequestMs));
       const known = profile.totalMs[t];
       if (known === undefined || total < known * (1 - s.tolerance / 2)) {
@@ -181,15 +193,13 @@ export function learnFromCut(
   let idle: number | null = null;
   if (silence >= MIN_SILENCE_MS) {
     const quietFromStart = cut.heartbeats + cut.events === 0;
-    const heldPoll = t === 'poll' && !cut.opened && cut.cause === 'intermediary-error';
+    // A held long-poll answered by a hop's timeout status: the hold outlived a clock.
+    const heldPoll =
+      t === 'poll' && cut.cause === 'intermediary-error' && TIMEOUT_STATUS.has(cut.status ?? 0);
     if ((isClockCut(cut) && quietFromStart) || heldPoll) idle = silence;
     else if (isClockCut(cut)) {
       const twin = same.find(
-        (c) =>
-          c !== cut &&
-          isClockCut(c) &&
-          near(c.sinceLastByteMs, silence, s.tolerance) &&
-          !near(c.sinceRequestMs, cut.sinceRequestMs, s.tolerance),
+        (c) => c !== cut && isClockCut(c) && near(c.sinceLastByteMs, silence, s.tolerance),
       );
       if (twin !== undefined) idle = Math.min(silence, twin.sinceLastByteMs);
     }

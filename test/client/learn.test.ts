@@ -74,12 +74,23 @@ describe('learning rules (pure)', () => {
   it('total clock: moves to a transport that already lived longer on this path', () => {
     const p = emptyProfile('http://x');
     p.livedMs.ws = 60_000;
-    const a = cut({ sinceRequestMs: 15_000 });
-    const b = cut({ sinceRequestMs: 15_050 });
+    const a = cut({ sinceRequestMs: 15_000, sinceLastByteMs: 30 });
+    const b = cut({ sinceRequestMs: 15_050, sinceLastByteMs: 700 });
     learnFromCut(p, a, [a], settings, 0);
     const [lesson] = learnFromCut(p, b, [a, b], settings, 0);
     expect(lesson).toMatchObject({ rule: 'total-clock', switchTo: 'ws' });
     expect(p.transport).toBe('ws');
+  });
+
+  it('same age and same silence (periodic traffic): idle first, total once it goes on', () => {
+    const p = emptyProfile('http://x');
+    const a = cut({ sinceRequestMs: 430, sinceLastByteMs: 300, heartbeatMs: 5_000 });
+    const b = cut({ sinceRequestMs: 432, sinceLastByteMs: 301, heartbeatMs: 5_000 });
+    learnFromCut(p, a, [a], settings, 0);
+    expect(learnFromCut(p, b, [a, b], settings, 0).map((l) => l.rule)).toEqual(['idle-clock']);
+    expect(p.heartbeatMs).toBe(135);
+    const c = cut({ sinceRequestMs: 431, sinceLastByteMs: 90, heartbeatMs: 135 });
+    expect(learnFromCut(p, c, [a, b, c], settings, 0).map((l) => l.rule)).toEqual(['total-clock']);
   });
 
   it('cuts at different ages after different silences teach nothing', () => {
@@ -104,6 +115,19 @@ describe('learning rules (pure)', () => {
     const c = cut({ transport: 'ws', cause: 'intermediary-error', opened: false, status: 403 });
     const [lesson] = learnFromCut(p, c, [c], settings, 0);
     expect(lesson).toMatchObject({ rule: 'refused', switchTo: 'poll' });
+  });
+
+  it('idle clock: a held long-poll answered with a 504 lowers the heartbeat (and the hold)', () => {
+    const p = emptyProfile('http://x');
+    const c = cut({
+      transport: 'poll',
+      cause: 'intermediary-error',
+      status: 504,
+      sinceLastByteMs: 1_000,
+      heartbeatMs: 15_000,
+    });
+    expect(learnFromCut(p, c, [c], settings, 0).map((l) => l.rule)).toEqual(['idle-clock']);
+    expect(p.heartbeatMs).toBe(450);
   });
 
   it('server rotations and client aborts only record lifetimes', () => {
