@@ -310,3 +310,20 @@ describe.each<TransportKind>(['sse', 'ws', 'poll'])('transport %s', (kind) => {
     });
   });
 });
+
+describe('rotation by transport', () => {
+  it('applies the server-wide maxStreamMs to SSE, and to WebSocket only when asked', async () => {
+    server = await startServer({ maxStreamMs: 300 });
+    await server.outlast.publish('s', { data: 'a' });
+    const sse = connect('sse', server.base, 's');
+    expect((await sse.finished).how).toBe('rotate');
+    const ws = connect('ws', server.base, 's');
+    const open = await ws.waitFor((m) => m.type === 'open');
+    expect(open).toMatchObject({ maxStreamMs: null });
+    await sleep(450);
+    expect(ws.messages.some((m) => m.type === 'rotate')).toBe(false);
+    ws.cut();
+    const asked = connect('ws', server.base, 's', { query: { maxStream: '200' } });
+    expect((await asked.finished).how).toBe('rotate');
+  });
+});
