@@ -23,6 +23,7 @@ export function cutAt(
   r: ExperimentRecord | undefined,
   rttMs = 0,
   kind: 'idle' | 'total' = 'idle',
+  pathOffsetMs: number | null = null,
 ): number | null {
   if (r === undefined || r.outcome !== 'cut') return null;
   if (r.symptom === 'websocket-refused' || r.endedAtMs === null) return null;
@@ -30,7 +31,11 @@ export function cutAt(
     return Math.max(0, (r.headersAtMs ?? r.endedAtMs) - rttMs);
   }
   if (r.serverOpenAt !== undefined && r.minOffsetMs !== undefined) {
-    const serverOpen = Math.min(r.headersAtMs, Math.max(0, r.serverOpenAt + r.minOffsetMs));
+    // The offset is best taken over the whole probe (one server clock, one path): a hop that
+    // corks or delays one stream's first bytes (HAProxy's 200 ms) does not delay them all.
+    const offset =
+      pathOffsetMs === null ? r.minOffsetMs : Math.min(r.minOffsetMs, pathOffsetMs - r.openedAtMs);
+    const serverOpen = Math.min(r.headersAtMs, Math.max(0, r.serverOpenAt + offset));
     // An idle clock restarts with the last byte: the server's first write. A total clock
     // started when the request reached the hop: somewhere between the opening and the
     // server's start; the midpoint halves the error of either end.
@@ -51,12 +56,13 @@ function idleAndTotal(
   chatty: ExperimentRecord | undefined,
   maxWaitMs: number,
   notes: string[],
+  pathOffset: number | null,
 ): { idleMs: number | null; totalMs: number | null } {
-  const s = cutAt(silent, 0, 'idle');
-  const c = cutAt(chatty, 0, 'total');
+  const s = cutAt(silent, 0, 'idle', pathOffset);
+  const c = cutAt(chatty, 0, 'total', pathOffset);
   if (c !== null) {
     // Compared the same way: did the silent stream die of the same clock as the chatty one?
-    const sAsTotal = cutAt(silent, 0, 'total');
+    const sAsTotal = cutAt(silent, 0, 'total', pathOffset);
     if (s !== null && sAsTotal !== null && !sameClock(sAsTotal, c) && s < c) {
       return { idleMs: s, totalMs: c };
     }
@@ -118,6 +124,14 @@ export function readLimits(
 ): Limits {
   const by = (name: string): ExperimentRecord | undefined => records.find((r) => r.name === name);
   const notes: string[] = [];
+  // Probe clock minus server clock, the smallest seen on any stream of this path.
+  let pathOffset: number | null = null;
+  for (const r of records) {
+    if (r.minOffsetMs !== undefined) {
+      const o = r.openedAtMs + r.minOffsetMs;
+      pathOffset = pathOffset === null ? o : Math.min(pathOffset, o);
+    }
+  }
   const fb = by('first-byte');
   let firstByteMs = cutAt(fb, rttMs);
   if (fb !== undefined && firstByteMs === null) {
@@ -125,13 +139,13 @@ export function readLimits(
       `first-byte limit: not reached up to ${fmt(maxWaitMs)} (a response without headers waited that long)`,
     );
   }
-  const sse = idleAndTotal('SSE', by('sse-idle'), by('sse-total'), maxWaitMs, notes);
+  const sse = idleAndTotal('SSE', by('sse-idle'), by('sse-total'), maxWaitMs, notes, pathOffset);
   const wsRefused = by('ws-idle')?.symptom === 'websocket-refused';
   const ws = wsRefused
     ? { idleMs: null, totalMs: null }
     : by('ws-idle') === undefined
       ? { idleMs: null, totalMs: null }
-      : idleAndTotal('WebSocket', by('ws-idle'), by('ws-total'), maxWaitMs, notes);
+      : idleAndTotal('WebSocket', by('ws-idle'), by('ws-total'), maxWaitMs, notes, pathOffset);
   if (wsRefused) {
     notes.push(`WebSocket: refused by the path (status ${by('ws-idle')?.status ?? '?'})`);
   }
