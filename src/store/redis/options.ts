@@ -1,3 +1,7 @@
+import { hostname } from 'node:os';
+import { OutlastError } from '../../errors.js';
+import { newEpoch } from '../ids.js';
+
 /** Options of {@link createRedisStore}. Every field is optional; see {@link redisStoreDefaults}. */
 export interface RedisStoreOptions {
   /**
@@ -135,3 +139,52 @@ export const redisStoreDefaults = {
   lostJobTtlMs: 3_600_000,
   trustRestartedData: false,
 } as const;
+
+function positive(name: string, value: unknown, allowNull = false): void {
+  if (allowNull && value === null) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new OutlastError(
+      'invalid-option',
+      `${name} must be a non-negative number${allowNull ? ' or null' : ''}, got ${String(value)}`,
+    );
+  }
+}
+
+/** Applies defaults and checks options; throws `invalid-option` naming the bad one. */
+export function resolveRedisStoreOptions(options: RedisStoreOptions) {
+  const o = {
+    ...redisStoreDefaults,
+    url: process.env.REDIS_URL || redisStoreDefaults.url,
+    ...options,
+  };
+  for (const name of [
+    'maxEventsPerStream',
+    'maxBytesPerStream',
+    'commandTimeoutMs',
+    'connectTimeoutMs',
+    'reconnectMaxDelayMs',
+    'maxPendingCommands',
+    'subscriberLingerMs',
+    'maxIdleSubscriptions',
+    'jobLeaseMs',
+    'lostJobTtlMs',
+  ] as const) {
+    positive(name, o[name]);
+  }
+  for (const name of ['maxEventAgeMs', 'streamTtlMs', 'refreshIntervalMs'] as const) {
+    positive(name, o[name], true);
+  }
+  if (o.maxEventsPerStream < 1 || o.repairBatch < 1) {
+    throw new OutlastError('invalid-option', 'maxEventsPerStream and repairBatch must be >= 1');
+  }
+  return {
+    ...o,
+    instanceId: o.instanceId ?? `${hostname()}-${process.pid}-${newEpoch().slice(0, 6)}`,
+    now: o.now ?? Date.now,
+    onConnectionChange:
+      o.onConnectionChange === undefined
+        ? (error: Error | null) =>
+            console.warn(error === null ? 'outlast: Redis is back' : `outlast: ${error.message}`)
+        : o.onConnectionChange,
+  };
+}

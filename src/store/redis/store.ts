@@ -1,15 +1,6 @@
-import { hostname } from 'node:os';
 import { OutlastError } from '../../errors.js';
-import { formatEventId, newEpoch, parseEventId } from '../ids.js';
-import type {
-  EventInput,
-  GapInfo,
-  JobRecord,
-  ReadResult,
-  Store,
-  StoredEvent,
-  StreamInfo,
-} from '../types.js';
+import { formatEventId, newEpoch } from '../ids.js';
+import type { EventInput, ReadResult, Store, StoredEvent } from '../types.js';
 import {
   call,
   openConnection,
@@ -19,10 +10,18 @@ import {
   storeError,
 } from './connection.js';
 import { Fanout } from './fanout.js';
+import { createJobRecords } from './jobs.js';
 import { keyspace } from './keys.js';
-import { LeaseKeeper } from './leases.js';
 import * as lua from './lua.js';
-import { type RedisStoreOptions, redisStoreDefaults } from './options.js';
+import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
+import {
+  eventsOf,
+  type InfoReply,
+  infoOf,
+  type ReadReply,
+  readPosition,
+  readResultOf,
+} from './replies.js';
 
 /** The Redis store, plus what tests and tools need. */
 export interface RedisStore extends Store {
@@ -55,57 +54,6 @@ function loadScripts(client: RedisConnection, timeout: number): Promise<unknown>
   });
 }
 
-type Info = [string, number, number, number, number, number];
-type ReadReply = [...Info, number, ...(string | number)[]];
-
-function positive(name: string, value: unknown, allowNull = false): void {
-  if (allowNull && value === null) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new OutlastError(
-      'invalid-option',
-      `${name} must be a non-negative number${allowNull ? ' or null' : ''}, got ${String(value)}`,
-    );
-  }
-}
-
-function resolve(options: RedisStoreOptions) {
-  const o = {
-    ...redisStoreDefaults,
-    url: process.env.REDIS_URL || redisStoreDefaults.url,
-    ...options,
-  };
-  for (const name of [
-    'maxEventsPerStream',
-    'maxBytesPerStream',
-    'commandTimeoutMs',
-    'connectTimeoutMs',
-    'reconnectMaxDelayMs',
-    'maxPendingCommands',
-    'subscriberLingerMs',
-    'maxIdleSubscriptions',
-    'jobLeaseMs',
-    'lostJobTtlMs',
-  ] as const) {
-    positive(name, o[name]);
-  }
-  for (const name of ['maxEventAgeMs', 'streamTtlMs', 'refreshIntervalMs'] as const) {
-    positive(name, o[name], true);
-  }
-  if (o.maxEventsPerStream < 1 || o.repairBatch < 1) {
-    throw new OutlastError('invalid-option', 'maxEventsPerStream and repairBatch must be >= 1');
-  }
-  return {
-    ...o,
-    instanceId: o.instanceId ?? `${hostname()}-${process.pid}-${newEpoch().slice(0, 6)}`,
-    now: o.now ?? Date.now,
-    onConnectionChange:
-      o.onConnectionChange === undefined
-        ? (error: Error | null) =>
-            console.warn(error === null ? 'outlast: Redis is back' : `outlast: ${error.message}`)
-        : o.onConnectionChange,
-  };
-}
-
 /**
  * A store on Redis Streams, shared by every instance that uses the same Redis and prefix: any
  * instance serves any stream, and a reader that reconnects to another instance resumes there.
@@ -113,7 +61,7 @@ function resolve(options: RedisStoreOptions) {
  * with `store-unavailable` when Redis cannot be reached. See docs/redis.md.
  */
 export async function createRedisStore(options: RedisStoreOptions = {}): Promise<RedisStore> {
-  const o = resolve(options);
+  const o = resolveRedisStoreOptions(options);
   const keys = keyspace(o.keyPrefix);
   const connect = (role: string) =>
     openConnection({
@@ -144,13 +92,6 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     o.onConnectionChange?.(storeError(`reach ${redactUrl(o.url)}`, error));
   });
   await loadScripts(client, timeout);
-  client.on('ready', () => {
-    void loadScripts(client, timeout);
-    fanout.repairAll();
-    if (!down) return;
-    down = false;
-    o.onConnectionChange?.(null);
-  });
 
   async function run<T>(what: string, script: Script, k: string[], args: string[]): Promise<T> {
     if (closed) throw new OutlastError('store-closed', 'the store was closed; create a new one');
@@ -214,21 +155,6 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     return event;
   }
 
-  function eventsOf(reply: ReadReply, epoch: string): StoredEvent[] {
-    const events: StoredEvent[] = [];
-    for (let i = 7; i + 3 < reply.length; i += 4) {
-      const seq = Number(reply[i]);
-      events.push({
-        id: formatEventId(epoch, seq),
-        seq,
-        event: String(reply[i + 2]),
-        data: String(reply[i + 3]),
-        time: Number(reply[i + 1]),
-      });
-    }
-    return events;
-  }
-
   async function readRaw(
     streamId: string,
     afterEpoch: string,
@@ -249,18 +175,6 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
         checkRestart,
       ],
     );
-  }
-
-  function infoOf(reply: Info | ReadReply): StreamInfo {
-    const [epoch, lastSeq, ended, bytes, firstSeq, length] = reply;
-    return {
-      epoch,
-      firstId: length > 0 ? formatEventId(epoch, firstSeq) : null,
-      lastId: lastSeq > 0 ? formatEventId(epoch, lastSeq) : null,
-      length,
-      bytes,
-      ended: ended === 1,
-    };
   }
 
   const fanout = new Fanout({
@@ -297,64 +211,27 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     },
   });
 
-  const leases = new LeaseKeeper(
-    {
-      async renew(jobIds) {
-        await run(
-          'renew job leases',
-          SCRIPTS.renew,
-          [keys.leases],
-          [String(o.jobLeaseMs), ...jobIds],
-        );
-      },
-      expired: (max) =>
-        run<string[]>('list expired job leases', SCRIPTS.expired, [keys.leases], [String(max)]),
-      markLost: (jobId) => markLost(jobId),
-    },
-    o.jobLeaseMs,
-    () => {},
-  );
+  // Registered once `fanout` exists: a reconnect during start must not reach it before.
+  client.on('ready', () => {
+    void loadScripts(client, timeout);
+    fanout.repairAll();
+    if (!down) return;
+    down = false;
+    o.onConnectionChange?.(null);
+  });
 
-  async function markLost(jobId: string): Promise<boolean> {
-    const jobKey = keys.job(jobId);
-    const raw = await call<string | null>(client, ['HGET', jobKey, 'r'], timeout).catch(
-      (error: unknown) => {
-        throw storeError('read a job record', error);
-      },
-    );
-    const now = o.now();
-    const message = `job ${jobId} was lost: the instance running it stopped renewing its lease (crashed, killed or cut off) before the job settled; start it again`;
-    let record: JobRecord;
-    try {
-      record =
-        raw === null
-          ? { id: jobId, state: 'running', createdAt: now, updatedAt: now }
-          : JSON.parse(raw);
-    } catch {
-      record = { id: jobId, state: 'running', createdAt: now, updatedAt: now };
-    }
-    const lost: JobRecord = {
-      ...record,
-      state: 'lost',
-      error: { code: 'job-lost', message },
-      updatedAt: now,
-    };
-    const k = keys.stream(jobId);
-    const final = { event: 'outlast.error', data: JSON.stringify(lost.error) };
-    const done = await run<number>(
-      'mark a job lost',
-      SCRIPTS.markLost,
-      [jobKey, keys.leases, k.meta, k.events],
-      [
-        jobId,
-        JSON.stringify(lost),
-        String(o.lostJobTtlMs),
-        String(now + o.lostJobTtlMs),
-        ...writeArgs(jobId, 'f', final).slice(1),
-      ],
-    );
-    return done === 1;
-  }
+  const jobs = createJobRecords({
+    client,
+    keys,
+    timeout,
+    instanceId: o.instanceId,
+    jobLeaseMs: o.jobLeaseMs,
+    lostJobTtlMs: o.lostJobTtlMs,
+    now: o.now,
+    scripts: SCRIPTS,
+    run,
+    finalEventArgs: (streamId, final) => writeArgs(streamId, 'f', final).slice(1),
+  });
 
   const refresher =
     o.refreshIntervalMs === null || o.streamTtlMs === null
@@ -372,7 +249,9 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     async create(streamId) {
       const k = keys.stream(streamId);
       const args = writeArgs(streamId, 'c');
-      return infoOf(await run<Info>('create a stream', SCRIPTS.write, [k.meta, k.events], args));
+      return infoOf(
+        await run<InfoReply>('create a stream', SCRIPTS.write, [k.meta, k.events], args),
+      );
     },
 
     async append(streamId, event) {
@@ -383,58 +262,22 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       write(streamId, finalEvent === undefined ? 'n' : 'f', finalEvent),
 
     async read(streamId, afterId, limit = Number.POSITIVE_INFINITY): Promise<ReadResult | null> {
-      const parsed = afterId === null ? null : parseEventId(afterId);
-      const reply = await readRaw(
-        streamId,
-        parsed?.epoch ?? '',
-        parsed === null ? '' : String(parsed.seq),
-        limit,
-      );
+      const position = readPosition(afterId);
+      const reply = await readRaw(streamId, position.epoch, position.seq, limit);
       if (reply === null) return null;
-      const [epoch, lastSeq, endedFlag, , firstSeq, length, from] = reply;
-      const events = eventsOf(reply, epoch);
-      const first = length > 0 ? firstSeq : lastSeq + 1;
-      let gap: GapInfo | null = null;
-      if (afterId !== null) {
-        const reason =
-          parsed === null
-            ? 'malformed'
-            : parsed.epoch !== epoch
-              ? 'epoch'
-              : parsed.seq > lastSeq
-                ? 'unknown'
-                : parsed.seq < first - 1
-                  ? 'evicted'
-                  : null;
-        if (reason !== null) {
-          gap = {
-            requested: afterId,
-            resumeFrom: length > 0 ? formatEventId(epoch, firstSeq) : null,
-            reason,
-          };
-        }
-      }
-      const ended = endedFlag === 1;
-      const reached = (events.at(-1)?.seq ?? from - 1) >= lastSeq;
+      const { lastSeq, ...result } = readResultOf(reply, afterId, position.parsed);
       // Readers here must have every event this read returns before it resolves, so a reader
       // that subscribed, then read, never gets one of these events again afterwards.
       const feed = fanout.get(streamId);
       if (feed !== undefined) {
-        if (feed.epoch !== epoch) feed.lose();
+        if (feed.epoch !== result.epoch) feed.lose();
         else if (feed.lastSeq < lastSeq) {
-          for (const event of events) feed.offer(event);
-          if (ended) feed.offerEnd(lastSeq);
+          for (const event of result.events) feed.offer(event);
+          if (result.ended) feed.offerEnd(lastSeq);
           await feed.catchUp(lastSeq);
         }
       }
-      return {
-        events,
-        resume: afterId === null ? 'fresh' : gap === null ? 'recovered' : 'gap',
-        gap,
-        epoch,
-        ended,
-        done: ended && reached,
-      };
+      return result;
     },
 
     async info(streamId) {
@@ -463,37 +306,11 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       fanout.get(streamId)?.lose();
     },
 
-    async setJob(record, ttlMs) {
-      await run(
-        'save a job record',
-        SCRIPTS.setJob,
-        [keys.job(record.id), keys.leases],
-        [
-          record.id,
-          JSON.stringify(record),
-          record.state,
-          o.instanceId,
-          ttlMs === null ? '-1' : String(ttlMs),
-          ttlMs === null ? '' : String(o.now() + ttlMs),
-          String(o.jobLeaseMs),
-        ],
-      );
-      leases.saved(record);
-    },
+    setJob: (record, ttlMs) => jobs.setJob(record, ttlMs),
 
     async getJob(jobId) {
       if (closed) throw new OutlastError('store-closed', 'the store was closed; create a new one');
-      let reply: [string | null, string | null];
-      try {
-        reply = await call(client, ['HMGET', keys.job(jobId), 'r', 'x'], timeout);
-      } catch (error) {
-        throw storeError('read a job record', error);
-      }
-      const [raw, expiresAt] = reply;
-      if (raw === null) return null;
-      // The key's Redis TTL runs on the real clock; this check honours the store's clock.
-      if (expiresAt !== null && expiresAt !== '' && Number(expiresAt) <= o.now()) return null;
-      return JSON.parse(raw) as JobRecord;
+      return jobs.getJob(jobId);
     },
 
     async clear() {
@@ -509,7 +326,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
-      leases.stop();
+      jobs.stop();
       fanout.stop();
       if (refresher !== undefined) clearInterval(refresher);
       client.destroy();
