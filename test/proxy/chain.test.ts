@@ -12,7 +12,7 @@ afterAll(async () => {
   await up.close();
 });
 
-describe('chains', () => {
+describe('chains', { retry: 2 }, () => {
   it('one real listener per hop, in series, client side first', async () => {
     const p = await createProxy({
       target: up.url,
@@ -95,7 +95,7 @@ describe('chains', () => {
   });
 });
 
-describe('time scale', () => {
+describe('time scale', { retry: 2 }, () => {
   it('shrinks every duration of every hop, and can change at runtime', async () => {
     const p = await createProxy({ target: up.url, preset: 'envoy,aws-alb', timeScale: 0.02 });
     try {

@@ -58,7 +58,7 @@ function spawnProxy(
   });
 }
 
-describe('outlast proxy (spawned)', () => {
+describe('outlast proxy (spawned)', { retry: 2 }, () => {
   it('prints its address, proxies with presets, time scale and knob flags, and exits cleanly on SIGTERM', async () => {
     const { child, url, out } = await spawnProxy([
       '--target',

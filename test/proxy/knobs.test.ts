@@ -27,7 +27,7 @@ async function withProxy<T>(
   }
 }
 
-describe('clocks', () => {
+describe('clocks', { retry: 2 }, () => {
   it('idle clock before headers answers timeoutStatus', () =>
     withProxy({ idleMs: 200, timeoutStatus: 504 }, async (p) => {
       const r = await rawRequest(`${p.url}/hang`);
@@ -206,7 +206,7 @@ describe('upstream errors and bad input', () => {
   });
 });
 
-describe('buffering', () => {
+describe('buffering', { retry: 2 }, () => {
   it('bufferBytes holds until N bytes, then releases them together', () =>
     withProxy({ bufferBytes: 40 }, async (p) => {
       // Each event is 11 bytes: released in groups of 4 (44 >= 40), the rest at the end.
@@ -274,7 +274,7 @@ describe('buffering', () => {
     }));
 });
 
-describe('WebSocket policy', () => {
+describe('WebSocket policy', { retry: 2 }, () => {
   it('pass: tunnels with the WebSocket idle clock', () =>
     withProxy({ idleMs: 200 }, async (p) => {
       const busy = await wsOutcome(p.url, 50, 700);
@@ -340,7 +340,7 @@ describe('fingerprints', () => {
     ));
 });
 
-describe('faults', () => {
+describe('faults', { retry: 2 }, () => {
   it('latency and jitter delay the head and every chunk', () =>
     withProxy({ latencyMs: 150, jitterMs: 50 }, async (p) => {
       const r = await rawRequest(`${p.url}/bytes?n=10`);
