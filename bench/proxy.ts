@@ -20,6 +20,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { Agent, createServer, get, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createProxy } from '../src/proxy/index.js';
 import { median, printTable, quantile, result } from './util.js';
@@ -197,6 +198,11 @@ async function run(): Promise<void> {
       `latency = arrival - send over ${DURATION} ms after ${WARMUP} ms warm-up; proxy hops in a child process ` +
       `(transparent, fast path); added per hop = (proxied - direct) / hops. Throughput: ${STREAMS} concurrent ` +
       `responses of ${BULK} bytes, MB/s overall. Upstream and client share this process; 2 shared cores.`,
+  );
+  console.log(
+    `machine: ${cpus().length} cores, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at start`,
   );
   const up = await startUpstream();
   const configs = [
