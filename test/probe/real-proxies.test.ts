@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProbe } from '../../src/probe/index.js';
 import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
-import { hasHaproxy, hasNginx, type RealProxy, startHaproxy, startNginx } from '../helpers/proxy-real.js';
+import {
+  hasHaproxy,
+  hasNginx,
+  type RealProxy,
+  startHaproxy,
+  startNginx,
+} from '../helpers/proxy-real.js';
 import { withinGoal } from './expected.js';
 
 /*
@@ -29,14 +35,34 @@ async function through(real: RealProxy, maxWaitMs: number) {
 }
 
 describe.skipIf(!hasNginx)('real nginx', () => {
-  it('proxy_read_timeout 1500ms: idle and first-byte limits, 504 from nginx, no total clock', { timeout: 60_000, retry: 1 }, async () => {
-    const report = await through(await startNginx({ upstreamPort: port(), readTimeoutMs: 1500, buffering: true }), 4000);
-    expect(withinGoal(report.limits.sse.idleMs, 1500), `sse idle ${report.limits.sse.idleMs}`).toBe(true);
-    expect(withinGoal(report.limits.sse.firstByteMs, 1500), `first byte ${report.limits.sse.firstByteMs}`).toBe(true);
+  it('proxy_read_timeout 1500ms: idle and first-byte limits, 504 from nginx, no total clock', {
+    timeout: 60_000,
+    retry: 1,
+  }, async () => {
+    const report = await through(
+      await startNginx({ upstreamPort: port(), readTimeoutMs: 1500, buffering: true }),
+      4000,
+    );
+    expect(withinGoal(report.limits.sse.idleMs, 1500), `sse idle ${report.limits.sse.idleMs}`).toBe(
+      true,
+    );
+    expect(
+      withinGoal(report.limits.sse.firstByteMs, 1500),
+      `first byte ${report.limits.sse.firstByteMs}`,
+    ).toBe(true);
     expect(report.limits.sse.totalMs).toBeNull();
-    expect(withinGoal(report.limits.websocket.idleMs, 1500), `ws idle ${report.limits.websocket.idleMs}`).toBe(true);
+    expect(
+      withinGoal(report.limits.websocket.idleMs, 1500),
+      `ws idle ${report.limits.websocket.idleMs}`,
+    ).toBe(true);
     expect(report.limits.websocket.totalMs).toBeNull();
-    expect(report.cuts).toContainEqual(expect.objectContaining({ experiment: 'first-byte', symptom: 'status-before-headers', status: 504 }));
+    expect(report.cuts).toContainEqual(
+      expect.objectContaining({
+        experiment: 'first-byte',
+        symptom: 'status-before-headers',
+        status: 504,
+      }),
+    );
     expect(report.buffering.detected).toBe(false);
     expect(report.intermediaries.map((i) => i.name)).toContain('nginx');
     expect(report.culprits.find((c) => c.limit === 'sse.idleMs')?.name).toBe('nginx');
@@ -44,8 +70,19 @@ describe.skipIf(!hasNginx)('real nginx', () => {
     expect(report.recommendation.heartbeatMs).toBeLessThanOrEqual(800);
   });
 
-  it('gzip on text/event-stream: buffering found, and X-Accel-Buffering: no fixes it', { timeout: 60_000, retry: 1 }, async () => {
-    const report = await through(await startNginx({ upstreamPort: port(), readTimeoutMs: 10_000, buffering: true, gzip: true }), 3000);
+  it('gzip on text/event-stream: buffering found, and X-Accel-Buffering: no fixes it', {
+    timeout: 60_000,
+    retry: 1,
+  }, async () => {
+    const report = await through(
+      await startNginx({
+        upstreamPort: port(),
+        readTimeoutMs: 10_000,
+        buffering: true,
+        gzip: true,
+      }),
+      3000,
+    );
     expect(report.buffering.detected).toBe(true);
     expect(report.buffering.heldBytes).toBeGreaterThan(1000);
     expect(report.buffering.fixedByHeaders).toBe(true);
@@ -53,13 +90,29 @@ describe.skipIf(!hasNginx)('real nginx', () => {
 });
 
 describe.skipIf(!hasHaproxy)('real HAProxy', () => {
-  it('timeout client/server 1500ms, tunnel 3000ms: idle, first byte (504) and the WebSocket tunnel', { timeout: 60_000, retry: 1 }, async () => {
-    const report = await through(await startHaproxy({ upstreamPort: port(), timeoutMs: 1500, tunnelMs: 3000 }), 5000);
-    expect(withinGoal(report.limits.sse.idleMs, 1500), `sse idle ${report.limits.sse.idleMs}`).toBe(true);
-    expect(withinGoal(report.limits.sse.firstByteMs, 1500), `first byte ${report.limits.sse.firstByteMs}`).toBe(true);
+  it('timeout client/server 1500ms, tunnel 3000ms: idle, first byte (504) and the WebSocket tunnel', {
+    timeout: 60_000,
+    retry: 1,
+  }, async () => {
+    const report = await through(
+      await startHaproxy({ upstreamPort: port(), timeoutMs: 1500, tunnelMs: 3000 }),
+      5000,
+    );
+    expect(withinGoal(report.limits.sse.idleMs, 1500), `sse idle ${report.limits.sse.idleMs}`).toBe(
+      true,
+    );
+    expect(
+      withinGoal(report.limits.sse.firstByteMs, 1500),
+      `first byte ${report.limits.sse.firstByteMs}`,
+    ).toBe(true);
     expect(report.limits.sse.totalMs).toBeNull();
-    expect(withinGoal(report.limits.websocket.idleMs, 3000), `ws idle ${report.limits.websocket.idleMs}`).toBe(true);
-    expect(report.cuts).toContainEqual(expect.objectContaining({ experiment: 'first-byte', status: 504 }));
+    expect(
+      withinGoal(report.limits.websocket.idleMs, 3000),
+      `ws idle ${report.limits.websocket.idleMs}`,
+    ).toBe(true);
+    expect(report.cuts).toContainEqual(
+      expect.objectContaining({ experiment: 'first-byte', status: 504 }),
+    );
     expect(report.intermediaries.map((i) => i.name)).toContain('HAProxy');
   });
 });

@@ -190,82 +190,113 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
   };
 
   const sse = transports.has('sse');
-  if (sse || transports.has('long-poll')) {
-    http('first-byte', 'http', 'no headers until max-wait: the first-byte limit', 'hold', {
-      ms: hold,
-    });
-  }
-  if (sse) {
-    http('sse-idle', 'sse', 'headers, then silence: the idle clock', 'silence', { ms: hold });
-    http('sse-total', 'sse', `a comment every ${fmt(hb)}: a total clock cuts it anyway`, 'chatty', {
-      ms: hold,
-      heartbeat: hb,
-    });
-    const trainQuery = { interval: trainInterval, count: trainEvents, size: eventBytes };
-    const trainGiveUp = Math.min(maxWaitMs, trainMs * 3 + 2000);
-    const enc = { 'accept-encoding': 'gzip, deflate' };
-    http(
-      'train',
-      'sse',
-      `${trainEvents} timestamped events, plain headers: buffering?`,
-      'train',
-      trainQuery,
-      {
-        parse: 'train',
-        giveUpMs: trainGiveUp,
-        headers: enc,
-      },
-    );
-    http(
-      'train-anti-buffering',
-      'sse',
-      'the same train with X-Accel-Buffering: no and no-transform',
-      'train',
-      { ...trainQuery, anti: 1 },
-      {
-        parse: 'train',
-        giveUpMs: trainGiveUp,
-        headers: enc,
-      },
-    );
-    const rungs = ladder(maxWaitMs, options.ladderRungs ?? probeDefaults.ladderRungs).filter(
-      (x) => x >= 100,
-    );
-    const refineRungs = options.refineRungs ?? probeDefaults.refineRungs;
-    let refined = false;
-    let bestArrived = 0;
-    for (const after of rungs) {
-      marker(after).then((r) => {
-        if (r.markerArrived === true) bestArrived = Math.max(bestArrived, after);
-        // A marker lost with no active cut to explain it: refine inside the bracket while
-        // max-wait allows (this is the one case where the probe runs past the limit it finds).
-        const silentAlive = records.find((x) => x.name === 'sse-idle')?.outcome === 'running';
-        if (refined || r.symptom !== 'marker-lost' || !silentAlive || refineRungs <= 0) return;
-        refined = true;
-        const lo = Math.max(bestArrived, rungs.filter((x) => x < after).pop() ?? 0);
-        for (let i = 1; i <= refineRungs; i++) {
-          const x = Math.round(lo + ((after - lo) * i) / (refineRungs + 1));
-          if (elapsed() + x <= maxWaitMs) marker(x);
-        }
+  const wsOn = transports.has('websocket');
+  // Resolves once these records have their headers (or ended), or after a second.
+  const headersIn = async (names: string[]): Promise<void> => {
+    const deadline = now() + 1000;
+    while (now() < deadline) {
+      const waiting = records.some(
+        (r) => names.includes(r.name) && r.headersAtMs === null && r.outcome === 'running',
+      );
+      if (!waiting) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  // Opened in three waves, not one burst: a burst of connections through a busy path delays
+  // each request on its way to the hop that starts a clock, and that delay is error. The
+  // clock experiments go first, each on a quiet path.
+  const launch = async (): Promise<void> => {
+    if (sse || transports.has('long-poll')) {
+      http('first-byte', 'http', 'no headers until max-wait: the first-byte limit', 'hold', {
+        ms: hold,
       });
     }
-  }
-  if (transports.has('websocket')) {
-    ws('ws-idle', 'WebSocket: an open frame, then silence: the idle clock', {
-      mode: 'silence',
-      ms: hold,
-    });
-    ws('ws-total', `WebSocket: a frame every ${fmt(hb)}: a total clock cuts it anyway`, {
-      mode: 'chatty',
-      ms: hold,
-      heartbeat: hb,
-    });
-  }
-  if (transports.has('long-poll')) {
-    http('long-poll', 'long-poll', 'a long-poll round trip', 'poll', {
-      ms: Math.min(1000, Math.round(maxWaitMs / 20)),
-    });
-  }
+    if (sse) {
+      http(
+        'sse-total',
+        'sse',
+        `a comment every ${fmt(hb)}: a total clock cuts it anyway`,
+        'chatty',
+        {
+          ms: hold,
+          heartbeat: hb,
+        },
+      );
+    }
+    if (wsOn) {
+      ws('ws-total', `WebSocket: a frame every ${fmt(hb)}: a total clock cuts it anyway`, {
+        mode: 'chatty',
+        ms: hold,
+        heartbeat: hb,
+      });
+    }
+    await headersIn(['sse-total', 'ws-total']);
+    if (sse) {
+      http('sse-idle', 'sse', 'headers, then silence: the idle clock', 'silence', { ms: hold });
+    }
+    if (wsOn) {
+      ws('ws-idle', 'WebSocket: an open frame, then silence: the idle clock', {
+        mode: 'silence',
+        ms: hold,
+      });
+    }
+    await headersIn(['sse-idle', 'ws-idle']);
+    if (sse) {
+      const trainQuery = { interval: trainInterval, count: trainEvents, size: eventBytes };
+      const trainGiveUp = Math.min(maxWaitMs, trainMs * 3 + 2000);
+      const enc = { 'accept-encoding': 'gzip, deflate' };
+      http(
+        'train',
+        'sse',
+        `${trainEvents} timestamped events, plain headers: buffering?`,
+        'train',
+        trainQuery,
+        {
+          parse: 'train',
+          giveUpMs: trainGiveUp,
+          headers: enc,
+        },
+      );
+      http(
+        'train-anti-buffering',
+        'sse',
+        'the same train with X-Accel-Buffering: no and no-transform',
+        'train',
+        { ...trainQuery, anti: 1 },
+        {
+          parse: 'train',
+          giveUpMs: trainGiveUp,
+          headers: enc,
+        },
+      );
+      const rungs = ladder(maxWaitMs, options.ladderRungs ?? probeDefaults.ladderRungs).filter(
+        (x) => x >= 100,
+      );
+      const refineRungs = options.refineRungs ?? probeDefaults.refineRungs;
+      let refined = false;
+      let bestArrived = 0;
+      for (const after of rungs) {
+        marker(after).then((r) => {
+          if (r.markerArrived === true) bestArrived = Math.max(bestArrived, after);
+          // A marker lost with no active cut to explain it: refine inside the bracket while
+          // max-wait allows (this is the one case where the probe runs past the limit it finds).
+          const silentAlive = records.find((x) => x.name === 'sse-idle')?.outcome === 'running';
+          if (refined || r.symptom !== 'marker-lost' || !silentAlive || refineRungs <= 0) return;
+          refined = true;
+          const lo = Math.max(bestArrived, rungs.filter((x) => x < after).pop() ?? 0);
+          for (let i = 1; i <= refineRungs; i++) {
+            const x = Math.round(lo + ((after - lo) * i) / (refineRungs + 1));
+            if (elapsed() + x <= maxWaitMs) marker(x);
+          }
+        });
+      }
+    }
+    if (transports.has('long-poll')) {
+      // Answered at once: how long a poll may hold is the first-byte limit, measured above.
+      http('long-poll', 'long-poll', 'a long-poll round trip', 'poll', { ms: 0 });
+    }
+  };
+  await launch();
   const echoRecord = newRecord(
     'echo',
     'http',
