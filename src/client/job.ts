@@ -117,3 +117,39 @@ export async function fetchJobRecord(
     return null;
   }
 }
+
+/** Final events of a job stream (docs/protocol.md, "Jobs"). */
+export const RESULT = 'outlast.result';
+export const JOB_ERROR = 'outlast.error';
+
+/** The outcome carried by a final event. */
+export function parseFinal(type: string, data: string): { result?: unknown; error?: OutlastError } {
+  try {
+    const j = JSON.parse(data) as { result?: unknown; code?: string; message?: string };
+    if (type === RESULT) return { result: j.result };
+    return { error: jobError(j.code, j.message) };
+  } catch {
+    return type === RESULT ? { result: data } : { error: jobError(undefined, data) };
+  }
+}
+
+function jobError(code: string | undefined, message: string | undefined): OutlastError {
+  const c = code === 'job-cancelled' || code === 'job-lost' ? code : 'job-failed';
+  return new OutlastError(c, message ?? 'the job failed');
+}
+
+/** The outcome in a job record. */
+export function fromRecord(r: {
+  state: string;
+  result?: unknown;
+  error?: { code?: string; message?: string };
+}) {
+  if (r.state === 'succeeded') return { result: r.result };
+  if (r.state === 'running') return {};
+  return {
+    error: jobError(
+      r.error?.code ?? (r.state === 'lost' ? 'job-lost' : undefined),
+      r.error?.message,
+    ),
+  };
+}

@@ -3,14 +3,8 @@ import { Backoff } from './backoff.js';
 import { type CutCause, type CutReport, classifyClose } from './causes.js';
 import { Dedupe } from './dedupe.js';
 import type { Emitter } from './emitter.js';
-import { fetchJobRecord, statusError } from './job.js';
-import {
-  avoidTransport,
-  type Lesson,
-  learnDefaults,
-  learnFromCut,
-  nextTransport,
-} from './learn.js';
+import { fetchJobRecord, fromRecord, JOB_ERROR, parseFinal, RESULT, statusError } from './job.js';
+import { avoidTransport, type Lesson, learnDefaults, learnFromCut } from './learn.js';
 import type { Clock, ConnectOptions } from './options.js';
 import type { PathProfile, ProfileStore } from './profile.js';
 import type { ReportBatcher } from './reports.js';
@@ -25,6 +19,7 @@ import type {
   WebSocketLike,
 } from './transport.js';
 import type { ClientEvent, ConnectionEvents } from './types.js';
+import { attemptRequest } from './urls.js';
 
 /** Options after defaults, as the session uses them. */
 export type SessionOptions = Required<
@@ -55,9 +50,6 @@ export interface SessionSink {
   fail(error: OutlastError): void;
 }
 
-/** Final events of a job stream (docs/protocol.md, "Jobs"). */
-const RESULT = 'outlast.result';
-const JOB_ERROR = 'outlast.error';
 /** The most cuts kept for learning. */
 const HISTORY = 20;
 /** Heartbeats whose server times span this many intervals but arrive together: a burst. */
@@ -199,27 +191,15 @@ export class Session {
     );
   }
 
-  /** The URL and headers of an attempt over `name` (outlast query only for outlast servers). */
+  /** The URL and headers of an attempt over `name`. */
   private request(name: TransportName): { url: string; headers: Record<string, string> } {
-    const u = new URL(this.streamUrl);
-    const headers = { ...this.o.headers };
-    if (name === 'sse' && this.lastEventId !== null && this.lastEventId !== '') {
-      // [spec] "If the last event ID string is not the empty string, set Last-Event-ID."
-      headers['last-event-id'] = this.lastEventId;
-    }
-    if (this.outlast) {
-      if (name === 'poll') u.searchParams.set('transport', 'poll');
-      if (name === 'sse' && this.lastEventId !== null) {
-        u.searchParams.set('lastEventId', this.lastEventId);
-      }
-      // Always present on WebSockets, even empty: the server then never waits for a hello.
-      if (name === 'ws') u.searchParams.set('lastEventId', this.lastEventId ?? '');
-      const hb = this.heartbeat();
-      if (hb !== null) u.searchParams.set('heartbeat', String(Math.max(1, Math.round(hb))));
-      const ms = this.maxStream(name);
-      if (ms !== null) u.searchParams.set('maxStream', String(Math.max(1, Math.round(ms))));
-    }
-    return { url: u.href, headers };
+    return attemptRequest(this.streamUrl, name, {
+      outlast: this.outlast,
+      lastEventId: this.lastEventId,
+      heartbeatMs: this.heartbeat(),
+      maxStreamMs: this.maxStream(name),
+      headers: this.o.headers,
+    });
   }
 
   private onHeaders(info: { heartbeatMs: number | null; outlast: boolean }): void {
@@ -501,37 +481,3 @@ export class Session {
     void Promise.resolve(this.store.set(this.profile)).catch(() => {});
   }
 }
-
-/** The outcome carried by a final event. */
-function parseFinal(type: string, data: string): { result?: unknown; error?: OutlastError } {
-  try {
-    const j = JSON.parse(data) as { result?: unknown; code?: string; message?: string };
-    if (type === RESULT) return { result: j.result };
-    return { error: jobError(j.code, j.message) };
-  } catch {
-    return type === RESULT ? { result: data } : { error: jobError(undefined, data) };
-  }
-}
-
-function jobError(code: string | undefined, message: string | undefined): OutlastError {
-  const c = code === 'job-cancelled' || code === 'job-lost' ? code : 'job-failed';
-  return new OutlastError(c, message ?? 'the job failed');
-}
-
-/** The outcome in a job record. */
-function fromRecord(r: {
-  state: string;
-  result?: unknown;
-  error?: { code?: string; message?: string };
-}) {
-  if (r.state === 'succeeded') return { result: r.result };
-  if (r.state === 'running') return {};
-  return {
-    error: jobError(
-      r.error?.code ?? (r.state === 'lost' ? 'job-lost' : undefined),
-      r.error?.message,
-    ),
-  };
-}
-
-export { nextTransport };
