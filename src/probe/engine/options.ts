@@ -81,8 +81,9 @@ export interface ProbeOptions {
   trainEventBytes?: number;
   /**
    * Rungs of the silence-then-marker ladder (silent drops), spread geometrically from
-   * max-wait / 32 to max-wait (rungs under 100 ms are dropped). 0 turns the ladder off.
-   * @default 10
+   * max-wait / 16 to max-wait (rungs under 100 ms are dropped): 20 rungs bracket a silent drop
+   * within 16 % (its midpoint within 8 %). 0 turns the ladder off.
+   * @default 20
    */
   ladderRungs?: number;
   /**
@@ -117,7 +118,7 @@ export const probeDefaults = {
   trainMs: null as number | null,
   trainEvents: 40,
   trainEventBytes: 256,
-  ladderRungs: 10,
+  ladderRungs: 20,
   refineRungs: 4,
   token: null as string | null,
 };

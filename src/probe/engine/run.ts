@@ -20,10 +20,10 @@ import { runWs } from './ws.js';
 const fmt = (ms: number): string =>
   ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 2)} s` : `${Math.round(ms)} ms`;
 
-/** The silence lengths of the marker ladder: geometric from max-wait / 32 up to max-wait. */
+/** The silence lengths of the marker ladder: geometric from max-wait / 16 up to max-wait. */
 export function ladder(maxWaitMs: number, rungs: number): number[] {
   if (rungs <= 0) return [];
-  const lo = maxWaitMs / 32;
+  const lo = maxWaitMs / 16;
   const ratio = rungs === 1 ? 1 : (maxWaitMs / lo) ** (1 / (rungs - 1));
   return Array.from({ length: rungs }, (_, i) => Math.round(lo * ratio ** i));
 }
