@@ -269,7 +269,9 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
           headers: enc,
         },
       );
-      const rungs = ladder(maxWaitMs, options.ladderRungs ?? probeDefaults.ladderRungs).filter(
+      // The top rung's marker (plus its grace) must still fit in max-wait.
+      const top = (maxWaitMs - elapsed() - 250) / 1.1;
+      const rungs = ladder(top, options.ladderRungs ?? probeDefaults.ladderRungs).filter(
         (x) => x >= 100,
       );
       const refineRungs = options.refineRungs ?? probeDefaults.refineRungs;
