@@ -115,11 +115,13 @@ class Feed {
   /** Resolves once every event up to `seq` has been delivered (or the feed is gone). */
   async catchUp(seq: number): Promise<void> {
     while (!this.dead && this.lastSeq < seq) {
+      const before = this.lastSeq;
       this.repair();
       const running = this.repairing;
       if (running === null) return;
       await running;
-      if (this.repairFailed) return;
+      // Redis away, or nothing more to read: the caller does not wait for ever.
+      if (this.repairFailed || this.lastSeq === before) return;
     }
   }
 
