@@ -202,4 +202,49 @@ describe('several instances behind HAProxy', () => {
     expect((await late.finished).how).toBe('end');
     expect(eventsOf(late.messages).at(-1)?.event).toBe('outlast.error');
   }, 60_000);
+
+  // After the job-lost test: two instances left, and this kills one more mid-stream.
+  it('moves the readers of an instance killed mid-stream to the others, losing nothing', async () => {
+    const streamId = 'killed-mid-stream';
+    const alive = [];
+    for (const i of instances)
+      if (i.process.exitCode === null && i.process.signalCode === null) alive.push(i);
+    expect(alive.length).toBeGreaterThanOrEqual(2);
+    const sent: string[] = [];
+    await publisher.publish(streamId, { data: 's0' });
+    sent.push('s0');
+    let cut = 0;
+    const readers = (['sse', 'ws', 'poll'] as const).flatMap((kind) =>
+      [0, 1].map(async () => {
+        const got: string[] = [];
+        let last: string | null = null;
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline) {
+          const conn = connect(kind, lb.base, streamId, {
+            lastEventId: last,
+            query: kind === 'poll' ? { wait: '500' } : {},
+          });
+          const finish = await conn.finished;
+          for (const e of eventsOf(conn.messages)) {
+            got.push(e.data);
+            last = e.id;
+          }
+          if (finish.how === 'end' || finish.status === 204) return got;
+          cut++;
+          if (finish.how === 'refused') await sleep(50);
+        }
+        throw new Error(`${kind} reader did not finish`);
+      }),
+    );
+    for (let i = 1; i <= 80; i++) {
+      if (i === 30) await alive[0]!.kill();
+      await publisher.publish(streamId, { data: `s${i}` });
+      sent.push(`s${i}`);
+      await sleep(15);
+    }
+    await publisher.end(streamId);
+    for (const got of await Promise.all(readers)) expect(got).toEqual(sent);
+    // SSE and WebSocket readers on the killed instance were cut (long-polls simply went on).
+    expect(cut).toBeGreaterThan(0);
+  }, 90_000);
 });
