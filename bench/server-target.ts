@@ -156,6 +156,7 @@ if (workers > 0 && cluster.isPrimary) {
     w.on('message', (m: { type: string; port?: number; id?: number; stats?: TargetStats }) => {
       if (m.type === 'ready' && ++ready === workers)
         process.send?.({ type: 'ready', port: m.port });
+      if (m.type === 'published') process.send?.(m);
       if (m.type === 'stats') {
         const list = pending.get(m.id!) ?? [];
         list.push(m.stats!);

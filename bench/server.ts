@@ -68,14 +68,19 @@ function spawnTs(file: string, argv: string[], gc = false): ChildProcess {
   });
 }
 
-function next<T>(child: ChildProcess, type: string, timeoutMs = 120_000): Promise<T> {
+function next<T>(
+  child: ChildProcess,
+  type: string,
+  timeoutMs = 120_000,
+  match: (m: Record<string, unknown>) => boolean = () => true,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`no ${type} within ${timeoutMs} ms`)),
       timeoutMs,
     );
     const on = (m: { type: string }) => {
-      if (m.type !== type) return;
+      if (m.type !== type || !match(m as Record<string, unknown>)) return;
       clearTimeout(timer);
       child.off('message', on);
       resolve(m as T);
@@ -158,7 +163,12 @@ async function run(impl: string): Promise<Row> {
     const done = loaders
       .filter((_, i) => opened[i]!.count > 0)
       .map((l) =>
-        next<{ round: number; maxLatencyMs: number }>(l, 'round-done', 20_000).catch(() => null),
+        next<{ round: number; maxLatencyMs: number }>(
+          l,
+          'round-done',
+          20_000,
+          (m) => m.round === round,
+        ).catch(() => null),
       );
     const published = new Promise<number>((resolve) => {
       // With W workers each publishes to its share; the slowest worker bounds the rate.
@@ -173,10 +183,13 @@ async function run(impl: string): Promise<Row> {
         }
       };
       target.on('message', on);
+      // Never wait for ever: a lost reply fails the round instead of hanging the run.
+      setTimeout(() => resolve(Number.NaN), 20_000).unref();
     });
     target.send({ type: 'publish', round });
     const results = await Promise.all(done);
-    serverRates.push((held / (await published)) * 1000);
+    const publishMs = await published;
+    if (Number.isFinite(publishMs)) serverRates.push((held / publishMs) * 1000);
     const slowest = Math.max(...results.map((r) => r?.maxLatencyMs ?? Number.NaN));
     if (results.length === receivers) perRound.push((held / slowest) * 1000);
     await sleep(30);
