@@ -1,10 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import WebSocket from 'ws';
-import { readLimits } from './analyze.js';
-import { readTrain } from './buffering.js';
-import { discover, endpointUrl } from './discover.js';
+import { discover, endpointUrl, warmPath } from './discover.js';
 import { runHttp } from './http.js';
-import { identify } from './identify.js';
 import {
   chattyHeartbeat,
   type ProbeOptions,
@@ -12,9 +9,9 @@ import {
   trainLength,
   type WsConstructor,
 } from './options.js';
-import { blame, recommend } from './recommend.js';
 import { newRecord, round } from './record.js';
-import type { Cut, ExperimentRecord, ProbeReport } from './types.js';
+import { buildReport } from './report.js';
+import type { ExperimentRecord, ProbeReport } from './types.js';
 import { runWs } from './ws.js';
 
 const fmt = (ms: number): string =>
@@ -43,27 +40,8 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
   const transports = new Set(options.transports ?? probeDefaults.transports);
   const emit = options.onProgress ?? (() => {});
   const target = await discover(url, token, fetchFn, headers);
-  // Warm the path the way the experiments will use it: as many requests at once as there
-  // will be experiments. Every hop then holds warm keep-alive connections, so connection
-  // set-up (and TLS, and a simulator's first-run costs) stays out of the measurements. Then
-  // the path's round trip, the best of three: what a cut answered before the headers is
-  // corrected by.
   const tokenQ = token ?? new URL(url).searchParams.get('token');
-  const ping = async (): Promise<number> => {
-    const t0 = now();
-    try {
-      await (
-        await fetchFn(endpointUrl(target.base, 'info', {}, tokenQ), { headers })
-      ).arrayBuffer();
-      return now() - t0;
-    } catch {
-      return Number.POSITIVE_INFINITY;
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, ping));
-  let rttMs = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 3; i++) rttMs = Math.min(rttMs, await ping());
-  if (!Number.isFinite(rttMs)) rttMs = 0;
+  const rttMs = await warmPath(target.base, tokenQ, fetchFn, headers, now);
   const tokenUsed = tokenQ;
   const notes: string[] = [];
   let maxWaitMs = options.maxWaitMs ?? probeDefaults.maxWaitMs;
@@ -328,74 +306,16 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
   options.signal?.removeEventListener('abort', stop);
   const durationMs = Math.round(elapsed());
 
-  const limits = readLimits(records, maxWaitMs, rttMs);
-  const plain = records.find((r) => r.name === 'train');
-  const anti = records.find((r) => r.name === 'train-anti-buffering');
-  const vPlain = plain === undefined ? null : readTrain(plain, trainInterval, eventBytes, trainMs);
-  const vAnti = anti === undefined ? null : readTrain(anti, trainInterval, eventBytes, trainMs);
-  const buffering: ProbeReport['buffering'] = {
-    detected: vPlain?.detected ?? false,
-    heldBytes: vPlain?.heldBytes ?? 0,
-    fixedByHeaders: vPlain?.detected ? vAnti?.detected === false : null,
-  };
-  if (buffering.detected) {
-    notes.push(
-      buffering.fixedByHeaders
-        ? `buffering: the path held up to ${buffering.heldBytes} bytes of a plain stream; X-Accel-Buffering: no / Cache-Control: no-transform fix it`
-        : `buffering: the path held up to ${buffering.heldBytes} bytes; the anti-buffering headers do not help: use WebSocket or long-polling`,
-    );
-  }
-  const wsIdle = records.find((r) => r.name === 'ws-idle');
-  const poll = records.find((r) => r.name === 'long-poll');
-  const transportsReport: ProbeReport['transports'] = {
-    websocket: {
-      works: wsIdle !== undefined && wsIdle.status === 101,
-      status: wsIdle?.status ?? null,
-    },
-    longPoll: {
-      works: poll?.outcome === 'completed' && poll.status === 200,
-      status: poll?.status ?? null,
-    },
-  };
-  const found = identify(records, echo);
-  const cuts: Cut[] = records
-    .filter((r) => r.outcome === 'cut' && r.symptom !== null)
-    .map((r) => ({
-      experiment: r.name,
-      atMs: Math.round(
-        r.symptom === 'status-before-headers' ? (r.headersAtMs ?? 0) : (r.endedAtMs ?? 0),
-      ),
-      symptom: r.symptom!,
-      status:
-        r.symptom === 'status-before-headers' || r.symptom === 'websocket-refused'
-          ? r.status
-          : null,
-    }));
-  const round1 = (v: number | null): number | null => (v === null ? null : Math.round(v));
-  const report: ProbeReport = {
+  const report = buildReport({
     target: target.base,
+    records,
+    echo,
+    notes,
     durationMs,
-    maxWaitMs: Math.round(maxWaitMs),
-    limits: {
-      sse: {
-        idleMs: round1(limits.sse.idleMs),
-        totalMs: round1(limits.sse.totalMs),
-        firstByteMs: round1(limits.sse.firstByteMs),
-      },
-      websocket: {
-        idleMs: round1(limits.websocket.idleMs),
-        totalMs: round1(limits.websocket.totalMs),
-      },
-    },
-    cuts,
-    buffering,
-    intermediaries: found.map(({ name, evidence }) => ({ name, evidence })),
-    recommendation: recommend(limits, buffering, transportsReport, found),
-    culprits: blame(limits, records, found, echo),
-    transports: transportsReport,
-    notes: [...notes, ...limits.notes],
-    experiments: records,
-  };
+    maxWaitMs,
+    rttMs,
+    train: { intervalMs: trainInterval, eventBytes, trainMs },
+  });
   for (const c of report.culprits)
     emit({ type: 'finding', text: `${c.limit} ${fmt(c.valueMs)}: ${c.name}` });
   return report;
