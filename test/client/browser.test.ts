@@ -81,66 +81,89 @@ describe('browser bundle', () => {
       preset: 'cloudflare,aws-alb,aws-service-connect',
       timeScale: 0.02,
     });
-    const profileDir = await mkdtemp(join(tmpdir(), 'outlast-chromium-'));
-    const context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
     try {
-      const tab = await context.newPage();
-      await tab.goto(`${pageOrigin}/`);
-      // A string, not a function: vitest would rewrite `import()` inside a function body.
-      const outcome = (await tab.evaluate(`(async () => {
-        const { connect } = await import('/outlast-client.js');
-        const conn = connect(${JSON.stringify(`${proxy.base}/jobs/ocr`)}, {
-          body: { pages: ${STEPS} },
-          initialDelayMs: 20,
-          maxDelayMs: 200,
-          healthyAfterMs: 300,
-        });
-        const causes = [], rules = [], transports = [], pages = [];
-        conn.on('cut', (c) => causes.push(c.cause));
-        conn.on('learn', (l) => rules.push(l.rule));
-        conn.on('open', (o) => transports.push(o.transport));
-        for await (const e of conn) pages.push(JSON.parse(e.data).page);
-        return {
-          pages,
-          result: await conn.result,
-          causes,
-          rules,
-          transports,
-          stored: Object.keys(localStorage).filter((k) => k.startsWith('outlast:path:')),
-        };
-      })()`)) as {
-        pages: number[];
-        result: unknown;
-        causes: string[];
-        rules: string[];
-        transports: string[];
-        stored: string[];
-      };
-      console.log(
-        `chromium: ${outcome.pages.length} events, cuts ${JSON.stringify(outcome.causes)}, learned ${JSON.stringify(outcome.rules)}, transports ${JSON.stringify([...new Set(outcome.transports)])}`,
-      );
+      const outcome = await runJobInChromium(`${proxy.base}/jobs/ocr`);
       expect(outcome.pages).toEqual(Array.from({ length: STEPS }, (_, i) => i));
       expect(outcome.result).toEqual({ pages: STEPS, text: 'done' });
       // The 300 ms total clock cut SSE at least twice before the client rotated under it.
       expect(outcome.rules).toContain('total-clock');
       expect(outcome.stored).toEqual([`outlast:path:${new URL(proxy.url).origin}`]);
     } finally {
-      await context.close();
-      await rm(profileDir, { recursive: true, force: true });
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('moves to the browser WebSocket behind a proxy that holds SSE (corporate-av)', async () => {
+    const proxy = await proxyFor(server, { preset: 'corporate-av' });
+    try {
+      const outcome = await runJobInChromium(`${proxy.base}/jobs/ocr`);
+      expect(outcome.pages).toEqual(Array.from({ length: STEPS }, (_, i) => i));
+      expect(outcome.rules).toEqual(['buffering']);
+      expect([...new Set(outcome.transports)]).toEqual(['ws']);
+    } finally {
       await proxy.close();
     }
   }, 60_000);
 });
+
+interface Outcome {
+  pages: number[];
+  result: unknown;
+  causes: string[];
+  rules: string[];
+  transports: string[];
+  stored: string[];
+}
+
+/** Starts the `ocr` job from a page in a fresh Chromium profile and collects what it saw. */
+async function runJobInChromium(url: string): Promise<Outcome> {
+  const profileDir = await mkdtemp(join(tmpdir(), 'outlast-chromium-'));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  try {
+    const tab = await context.newPage();
+    await tab.goto(`${pageOrigin}/`);
+    // A string, not a function: vitest would rewrite `import()` inside a function body.
+    const outcome = (await tab.evaluate(`(async () => {
+      const { connect } = await import('/outlast-client.js');
+      const conn = connect(${JSON.stringify(url)}, {
+        body: { pages: ${STEPS} },
+        initialDelayMs: 20,
+        maxDelayMs: 200,
+        healthyAfterMs: 300,
+      });
+      const causes = [], rules = [], transports = [], pages = [];
+      conn.on('cut', (c) => causes.push(c.cause));
+      conn.on('learn', (l) => rules.push(l.rule));
+      conn.on('open', (o) => transports.push(o.transport));
+      for await (const e of conn) pages.push(JSON.parse(e.data).page);
+      return {
+        pages,
+        result: await conn.result,
+        causes,
+        rules,
+        transports,
+        stored: Object.keys(localStorage).filter((k) => k.startsWith('outlast:path:')),
+      };
+    })()`)) as Outcome;
+    console.log(
+      `chromium: ${outcome.pages.length} events, cuts ${JSON.stringify(outcome.causes)}, learned ${JSON.stringify(outcome.rules)}, transports ${JSON.stringify([...new Set(outcome.transports)])}`,
+    );
+    return outcome;
+  } finally {
+    await context.close();
+    await rm(profileDir, { recursive: true, force: true });
+  }
+}

@@ -6,7 +6,7 @@ import { createProxy } from '../../src/proxy/index.js';
 import type { TestServer } from '../helpers/server.js';
 import { proxyFor, startTestServer, testOptions, until } from './helpers.js';
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
