@@ -49,6 +49,10 @@ process.on('message', async (m: Command) => {
       if (inFlight.length >= m.window) {
         await Promise.all(inFlight);
         inFlight = [];
+        // Let sockets flush between windows. The memory store's publishes complete in
+        // microtasks: without this, all E events would be written to every reader within one
+        // macrotask, buffering N x E events at once (a burst no application makes).
+        await new Promise((r) => setImmediate(r));
       }
       if (m.paceMs > 0) await new Promise((r) => setTimeout(r, m.paceMs));
     }
