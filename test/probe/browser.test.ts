@@ -56,6 +56,7 @@ afterAll(async () => {
 describe('probe pictures in Chromium', () => {
   it('the browser page runs the probe through the path and draws the timeline', {
     timeout: 60_000,
+    retry: 1,
   }, async () => {
     const page = await context.newPage();
     await page.setViewportSize({ width: 1100, height: 900 });
@@ -78,6 +79,7 @@ describe('probe pictures in Chromium', () => {
 
   it('the HTML report renders offline with the timeline, the culprit and the fixes', {
     timeout: 60_000,
+    retry: 1,
   }, async () => {
     const report = await runProbe(`${proxy.url}/outlast-probe`, { maxWaitMs: 4000 });
     const dir = await mkdtemp(join(tmpdir(), 'outlast-report-'));

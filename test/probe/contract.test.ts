@@ -30,6 +30,7 @@ const numOrNull = (v: unknown): boolean => v === null || typeof v === 'number';
 describe('outlast probe --json', () => {
   it('prints the contract: limits, cuts, buffering, intermediaries, recommendation', {
     timeout: 60_000,
+    retry: 1,
   }, async () => {
     const { code, out } = await cli([
       'probe',
@@ -105,6 +106,7 @@ describe('outlast probe --json', () => {
 
   it('several layers: side by side, each limit attributed to the hop where it first appears', {
     timeout: 60_000,
+    retry: 1,
   }, async () => {
     // Layer 1: the whole path; layer 2: Service Connect's own address; layer 3: the service.
     const sc = proxy.hops[2]!.url;

@@ -104,9 +104,9 @@ export interface ProbeOptions {
   WebSocket?: WsConstructor;
   /** Monotonic clock, ms. @default performance.now */
   now?: () => number;
-  /** Called as experiments start, end and findings come in. */
+  /** Called as experiments start, end and findings come in. @default none */
   onProgress?: (progress: ProbeProgress) => void;
-  /** Stops the probe early (it reports what it knows). */
+  /** Stops the probe early (it reports what it knows). @default none */
   signal?: AbortSignal;
 }
 
