@@ -1,5 +1,8 @@
 import type { Timers } from './timers.js';
 
+/** Marks an idle verdict waiting for pending I/O (not a timer handle). */
+const IDLE_DEFERRED = Symbol('idle-deferred');
+
 /** Which clock fired. */
 export type ClockKind = 'idle' | 'total' | 'first-byte';
 
@@ -40,7 +43,15 @@ export class ExchangeClocks {
       this.totalTimer = timers.setTimeout(() => this.fire('total'), totalMs);
     }
     if (firstByteMs !== null) {
-      this.firstByteTimer = timers.setTimeout(() => this.fire('first-byte'), firstByteMs);
+      this.firstByteTimer = timers.setTimeout(() => {
+        // As for idle: a head already waiting in the socket wins over the timer.
+        if (timers.defer === undefined) this.fire('first-byte');
+        else {
+          timers.defer(() => {
+            if (this.firstByteTimer !== null) this.fire('first-byte');
+          });
+        }
+      }, firstByteMs);
     }
   }
 
@@ -78,21 +89,28 @@ export class ExchangeClocks {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of [this.idleTimer, this.totalTimer, this.firstByteTimer]) {
-      if (t !== null) this.timers.clearTimeout(t);
+      if (t !== null && t !== IDLE_DEFERRED) this.timers.clearTimeout(t);
     }
     this.idleTimer = this.totalTimer = this.firstByteTimer = null;
   }
 
-  private checkIdle(): void {
+  private checkIdle(deferred = false): void {
     this.idleTimer = null;
     if (this.stopped) return;
     const idleMs = this.settings.idleMs!;
     const quiet = this.timers.now() - this.lastActivity;
-    if (quiet >= idleMs - 0.5) {
-      this.fire('idle');
+    if (quiet < idleMs - 0.5) {
+      this.idleTimer = this.timers.setTimeout(() => this.checkIdle(), idleMs - quiet);
       return;
     }
-    this.idleTimer = this.timers.setTimeout(() => this.checkIdle(), idleMs - quiet);
+    // Node runs due timers before it reads sockets: on a busy machine bytes that arrived in
+    // time would otherwise lose to the timer. Decide once pending I/O has been handled.
+    if (!deferred && this.timers.defer !== undefined) {
+      this.idleTimer = IDLE_DEFERRED;
+      this.timers.defer(() => this.checkIdle(true));
+      return;
+    }
+    this.fire('idle');
   }
 
   private fire(kind: ClockKind): void {

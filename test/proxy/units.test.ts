@@ -90,6 +90,28 @@ describe('ExchangeClocks (fake clock)', () => {
     expect(fired).toEqual([]);
   });
 
+  it('a due idle or first-byte clock lets pending I/O go first (defer)', () => {
+    const t = fakeTimers();
+    const deferred: Array<() => void> = [];
+    const timers = { ...t, defer: (fn: () => void) => deferred.push(fn) };
+    const fired: ClockKind[] = [];
+    const c = new ExchangeClocks(
+      timers,
+      { idleMs: 100, totalMs: null, firstByteMs: 100, totalMode: 'timer' },
+      (k) => fired.push(k),
+    );
+    t.advance(100);
+    expect(fired).toEqual([]);
+    // Bytes (and the head) were waiting in the socket: they are read before the verdict.
+    c.touch();
+    c.headersReceived();
+    for (const fn of deferred.splice(0)) fn();
+    expect(fired).toEqual([]);
+    t.advance(100);
+    for (const fn of deferred.splice(0)) fn();
+    expect(fired).toEqual(['idle']);
+  });
+
   it('stop() cancels everything and fires at most once', () => {
     const { t, c, fired } = clocks({ totalMs: 100, idleMs: 50, firstByteMs: 10 });
     t.advance(10);
