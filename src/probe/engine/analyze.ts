@@ -59,7 +59,16 @@ function idleAndTotal(
   pathOffset: number | null,
 ): { idleMs: number | null; totalMs: number | null } {
   const s = cutAt(silent, 0, 'idle', pathOffset);
-  const c = cutAt(chatty, 0, 'total', pathOffset);
+  let c = cutAt(chatty, 0, 'total', pathOffset);
+  // A chatty stream whose bytes had stopped long before its cut (a stalled sender, a paused
+  // machine) died of the idle clock, not of a total one: that cut proves nothing.
+  const lastByte = chatty?.bytes[chatty.bytes.length - 1]?.[0];
+  if (c !== null && s !== null && chatty?.endedAtMs != null && lastByte !== undefined) {
+    if (chatty.endedAtMs - lastByte >= 0.8 * s) {
+      notes.push(`${label} total clock: the chatty stream stalled before its cut; not counted`);
+      c = null;
+    }
+  }
   if (c !== null) {
     // Compared the same way: did the silent stream die of the same clock as the chatty one?
     const sAsTotal = cutAt(silent, 0, 'total', pathOffset);
