@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { ServerCore } from './core.js';
 import { type ByteSink, errorReply, type Incoming, type Reply } from './http.js';
 import { handle } from './routes.js';
@@ -15,49 +14,12 @@ export type NodeHandler = (
   next?: (error?: unknown) => void,
 ) => void;
 
-const CRLF = new Uint8Array([13, 10]);
-const framedCache = new WeakMap<Uint8Array, Uint8Array>();
-
-/**
- * One HTTP/1.1 chunk (`{hex length}\r\n{bytes}\r\n`), built once per distinct byte array:
- * an event shared by 10 000 readers is framed once, not 10 000 times.
- */
-function framed(bytes: Uint8Array): Uint8Array {
-  let chunk = framedCache.get(bytes);
-  if (chunk === undefined) {
-    const head = new TextEncoder().encode(`${bytes.byteLength.toString(16)}\r\n`);
-    chunk = new Uint8Array(head.byteLength + bytes.byteLength + 2);
-    chunk.set(head, 0);
-    chunk.set(bytes, head.byteLength);
-    chunk.set(CRLF, head.byteLength + bytes.byteLength);
-    framedCache.set(bytes, chunk);
-  }
-  return chunk;
-}
-
-/**
- * SSE bytes straight onto the Node response: real flushing, real backpressure.
- *
- * Once the headers are on the socket of a chunked response, events are written to the socket
- * as ready-made chunks: one write (one syscall) per event and connection, where
- * `res.write` costs four buffered writes, a cork and a deferred flush. `res.end()` still
- * writes the last chunk, so the response ends exactly as Node would end it.
- */
+/** SSE bytes straight onto the Node response: real flushing, real backpressure. */
 class NodeSink implements ByteSink {
-  private readonly socket: Socket | null;
-
-  constructor(private readonly res: ServerResponse) {
-    const direct =
-      res.chunkedEncoding === true &&
-      res.socket !== null &&
-      (res as unknown as { outputData?: unknown[] }).outputData?.length === 0;
-    this.socket = direct ? res.socket : null;
-  }
+  constructor(private readonly res: ServerResponse) {}
 
   write(chunk: Uint8Array): void {
-    if (this.socket !== null) {
-      if (!this.socket.destroyed) this.socket.write(framed(chunk));
-    } else this.res.write(chunk);
+    this.res.write(chunk);
   }
 
   end(): void {
@@ -69,19 +31,18 @@ class NodeSink implements ByteSink {
   }
 
   buffered(): number {
-    // What the response queued plus what its socket has not flushed yet.
-    return this.socket !== null ? this.socket.writableLength : this.res.writableLength;
+    // Counts what the response queued plus what its socket has not flushed yet.
+    return this.res.writableLength;
   }
 
   drain(): Promise<void> {
-    const emitter = this.socket ?? this.res;
     return new Promise((resolve) => {
-      if (!emitter.writableNeedDrain || emitter.destroyed) {
+      if (!this.res.writableNeedDrain || this.res.destroyed) {
         resolve();
         return;
       }
-      emitter.once('drain', resolve);
-      emitter.once('close', resolve);
+      this.res.once('drain', resolve);
+      this.res.once('close', resolve);
     });
   }
 
