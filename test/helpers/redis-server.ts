@@ -48,7 +48,7 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-const BIN = process.env.REDIS_SERVER ?? 'redis-server';
+const BIN = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
 function launch(port: number, dir: string): Promise<ChildProcess> {
   const child = spawn(
