@@ -1,29 +1,40 @@
 /**
  * bench:survival: does a long job reach its user through real-world paths? (issue 5, seed 001)
  *
- * Method: an outlast server (node:http + ws) runs JOBS jobs at once per path and client.
- * Each job lasts about 180 s of path time: an `accepted` event, 110 s of silence (an OCR
- * pass, an LLM thinking), 35 progress events 2 s apart, then its result; every event carries
- * its send time. The chaos proxy (outlast/proxy) reproduces the path from its presets. Every
- * duration of the path (the proxy's clocks, the job's timeline, the server's heartbeat and
- * retry hint, the client's backoff) is multiplied by SCALE, so 180 s take 180 x SCALE s; the
- * client's open timeout (a guard against dead connections, not a path clock) is not scaled
- * below 5 s. The servers and the proxy run in a child process, the clients in this one.
- * Three clients:
- *   - `eventsource`: the `eventsource` npm package (WHATWG EventSource: Last-Event-ID, retry:,
- *     stops on a non-200) against a server without heartbeats (60 s, never within a job);
- *   - `heartbeats`: the same client against a server heartbeating every 15 s (path time);
+ * Method: JOBS jobs at once per path and client. Each job lasts about 180 s of path time: on
+ * the outlast server an `accepted` event first, then 110 s of silence (an OCR pass, an LLM
+ * thinking), 35 progress events 2 s apart, then its result; every event carries its send
+ * time. The chaos proxy (outlast/proxy) reproduces the path from its presets. Every duration
+ * of the path (the proxy's clocks, the job's timeline, the servers' heartbeats and retry
+ * hints, the client's backoff) is multiplied by SCALE, so 180 s take 180 x SCALE s; the outlast client's open timeout (a guard against dead
+ * connections, not a path clock) is not scaled below 5 s. The servers and the proxies run in
+ * a child process, the clients in this one. Five clients, two servers:
+ *   - `plain`: the `eventsource` npm package against a plain SSE endpoint
+ *     (bench/survival-plain-server.ts), what seed 001 measured: each request runs its own job
+ *     and streams it as produced, headers only with the first event (110 s in: a first-byte
+ *     or idle clock fires before them), no ids, no resume, no heartbeats. A reconnect is a
+ *     new job from the start: the user's job is completed only when its first request gets
+ *     the result, and the client is followed until then or until that request ends;
+ *   - `plain-heartbeats`: the same with a comment every 15 s from the start (headers at once);
+ *   - `eventsource`: the same client against the outlast server (node:http + ws: headers at
+ *     once, `accepted` event at once, ids, Last-Event-ID resume, retry:) without heartbeats
+ *     (60 s, never within a job);
+ *   - `heartbeats`: the same client against the outlast server heartbeating every 15 s;
  *   - `outlast`: `connect()` from outlast/client against that same server, each connection
  *     with its own empty path profile (a cold start: nothing learned before).
- * The job is started with a POST, then the client reads `{base}/jobs/{id}/events`. A job is
- * completed when its client got the final result before DEADLINE x the job's length.
- * Lost: progress events published but never received (jobs that did not complete count
- * theirs too); duplicates: events received twice; reconnects: for EventSource, connections
- * opened beyond the first; for outlast, connections lost (rotations included); overhead: the
- * final result received minus the job's return (its result carries the time, same clock),
- * mean over completed jobs, in path seconds (divided by SCALE); delay: publish to receipt,
- * mean over received events, path seconds. Measured on a 2-core machine shared with other
- * work: the load at the time shows in the delays.
+ * The two plain clients run side by side (each through its own proxy), the others one by one.
+ * On the outlast server the job is started with a POST, then the client reads
+ * `{base}/jobs/{id}/events`. A job is completed when its client got the final result before
+ * DEADLINE x the job's length. Lost: progress events published but never received (jobs that
+ * did not complete count theirs too; 36 per outlast job with `accepted`, 35 per plain job);
+ * duplicates: events received twice; reconnects: for EventSource on the outlast server,
+ * connections opened beyond the first; for the plain clients, 1 when EventSource went on to
+ * reconnect (and start another job), 0 when it stopped for good or got the result; for
+ * outlast, connections lost (rotations included); overhead: the final result received minus
+ * the job's return (its result carries the time, same clock), mean over completed jobs, in
+ * path seconds (divided by SCALE); delay: publish to receipt, mean over received events, path
+ * seconds; `-` (null in RESULT) when there is nothing to average. Measured on a 2-core
+ * machine shared with other work: the load at the time shows in the delays.
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -34,6 +45,7 @@ import WebSocket from 'ws';
 import { connect, memoryProfileStore, type WebSocketLike } from '../src/client/index.js';
 import { type ChaosProxy, createProxy } from '../src/proxy/index.js';
 import { attachWebSocket, createOutlast, type Outlast } from '../src/server/index.js';
+import { startPlainServer } from './survival-plain-server.js';
 import { printTable, result } from './util.js';
 
 const SCALE = Number(process.env.SCALE ?? 0.05);
@@ -43,8 +55,15 @@ const PATHS = (
   process.env.PATHS ??
   'cloudflare;aws-alb;cloudflare,aws-alb;aws-service-connect;cloudflare,aws-alb,aws-service-connect;nginx-gzip;heroku;gcp-lb;corporate-av'
 ).split(';');
-const CLIENTS = ['eventsource', 'heartbeats', 'outlast'] as const;
+const CLIENTS = ['plain', 'plain-heartbeats', 'eventsource', 'heartbeats', 'outlast'] as const;
 type ClientKind = (typeof CLIENTS)[number];
+const LABEL: Record<ClientKind, string> = {
+  plain: 'plain SSE + EventSource',
+  'plain-heartbeats': 'plain SSE + heartbeats',
+  eventsource: 'outlast server + EventSource',
+  heartbeats: 'outlast server + heartbeats',
+  outlast: 'outlast server + outlast client',
+};
 
 const THINK_MS = 110_000;
 const STEPS = 35;
@@ -116,6 +135,53 @@ async function startJob(base: string): Promise<{ stream: string }> {
     if (tries > 50) throw new Error('could not start a job');
     await sleep(2_500 * SCALE);
   }
+}
+
+/**
+ * EventSource against the plain endpoint, followed until the user's job is decided: its
+ * result, or the end of the first request without it. Past that point the job is lost
+ * whatever follows, since EventSource's reconnect (unless a non-200 before headers closed it
+ * for good) is a new request, hence another job from the start: counted as one reconnect,
+ * not followed (a path that cut the first job cuts its reruns too, and following them would
+ * only lengthen the bench).
+ */
+function runPlain(base: string): Promise<JobRun> {
+  return new Promise<JobRun>((resolve) => {
+    const run: JobRun = {
+      completed: false,
+      received: [],
+      duplicates: 0,
+      connections: 1,
+      overheadMs: null,
+      delays: [],
+    };
+    const seen = new Set<number>();
+    const es = new EventSource(`${base}/events`);
+    const finish = () => {
+      clearTimeout(timer);
+      es.close();
+      resolve(run);
+    };
+    const timer = setTimeout(finish, JOB_MS * SCALE * DEADLINE);
+    es.addEventListener('progress', (e: MessageEvent) => {
+      const d = JSON.parse(e.data) as { i: number; t: number };
+      if (seen.has(d.i)) run.duplicates++;
+      seen.add(d.i);
+      run.received.push(d.i);
+      run.delays.push(Date.now() - d.t);
+    });
+    es.addEventListener('result', (e: MessageEvent) => {
+      run.completed = true;
+      run.overheadMs = Math.max(0, Date.now() - (JSON.parse(e.data) as { t: number }).t);
+      // Before the response's end, which would make EventSource start another job.
+      finish();
+    });
+    es.addEventListener('error', () => {
+      // [spec] CLOSED: a non-200 (the hop's 504/524/503 before headers); else it reconnects.
+      if (es.readyState !== 2) run.connections = 2;
+      finish();
+    });
+  });
 }
 
 function runEventSource(base: string): Promise<JobRun> {
@@ -231,46 +297,80 @@ interface Row {
   lost: number;
   duplicates: number;
   reconnects: number;
-  overheadS: number;
-  delayS: number;
+  /** Null: no job completed (no overhead to measure, which is not an overhead of 0). */
+  overheadS: number | null;
+  /** Null: no event received. */
+  delayS: number | null;
 }
 
-async function runPath(path: string, kind: ClientKind, host: PathHost): Promise<Row> {
-  const base = await host.open(path, kind === 'eventsource' ? 'quiet' : 'beating');
-  try {
-    const runs = await Promise.all(
-      Array.from({ length: JOBS }, async (_, k) => {
-        await sleep((k % 20) * 5); // not all in the same millisecond
-        return kind === 'outlast' ? runOutlast(base) : runEventSource(base);
-      }),
+const SERVER_OF: Record<ClientKind, ServerKind> = {
+  plain: 'plain',
+  'plain-heartbeats': 'plain-beating',
+  eventsource: 'quiet',
+  heartbeats: 'beating',
+  outlast: 'beating',
+};
+
+async function runClient(base: string, kind: ClientKind): Promise<Row> {
+  const plain = kind === 'plain' || kind === 'plain-heartbeats';
+  const runs = await Promise.all(
+    Array.from({ length: JOBS }, async (_, k) => {
+      await sleep((k % 20) * 5); // not all in the same millisecond
+      if (plain) return runPlain(base);
+      return kind === 'outlast' ? runOutlast(base) : runEventSource(base);
+    }),
+  );
+  const done = runs.filter((r) => r.completed);
+  if (process.env.DEBUG) {
+    console.log(
+      kind,
+      runs.map((r) => `${r.connections}:${Math.round(r.overheadMs ?? -1)}`).join(' '),
     );
-    const done = runs.filter((r) => r.completed);
-    if (process.env.DEBUG) {
-      console.log(
-        kind,
-        runs.map((r) => `${r.connections}:${Math.round(r.overheadMs ?? -1)}`).join(' '),
-      );
-    }
-    const expected = STEPS + 1;
-    const mean = (xs: number[]) =>
-      xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
-    return {
-      completed: done.length,
-      lost: runs.reduce((n, r) => n + (expected - new Set(r.received).size), 0),
-      duplicates: runs.reduce((n, r) => n + r.duplicates, 0),
-      reconnects: mean(runs.map((r) => Math.max(0, r.connections - 1))),
-      overheadS: mean(done.map((r) => r.overheadMs ?? 0)) / SCALE / 1000,
-      delayS: mean(runs.flatMap((r) => r.delays)) / SCALE / 1000,
-    };
+  }
+  // The outlast job's `accepted` event counts; a plain job has no such acknowledgement.
+  const expected = plain ? STEPS : STEPS + 1;
+  const mean = (xs: number[]) =>
+    xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
+  const seconds = (ms: number | null) => (ms === null ? null : ms / SCALE / 1000);
+  return {
+    completed: done.length,
+    lost: runs.reduce((n, r) => n + (expected - new Set(r.received).size), 0),
+    duplicates: runs.reduce((n, r) => n + r.duplicates, 0),
+    reconnects: mean(runs.map((r) => Math.max(0, r.connections - 1))) ?? 0,
+    overheadS: seconds(mean(done.map((r) => r.overheadMs ?? 0))),
+    delayS: seconds(mean(runs.flatMap((r) => r.delays))),
+  };
+}
+
+/**
+ * The clients that run at the same time through the path, each through its own proxy: the
+ * two plain ones together (their servers hardly work, and it keeps the bench within about
+ * six minutes); the three against the outlast server one by one, as before.
+ */
+const GROUPS: ClientKind[][] = [
+  ['plain', 'plain-heartbeats'],
+  ['eventsource'],
+  ['heartbeats'],
+  ['outlast'],
+];
+
+async function runGroup(path: string, kinds: ClientKind[], host: PathHost): Promise<Row[]> {
+  try {
+    const bases: string[] = [];
+    for (const kind of kinds) bases.push(await host.open(path, SERVER_OF[kind]));
+    return await Promise.all(kinds.map((kind, i) => runClient(bases[i]!, kind)));
   } finally {
     await host.closePath();
   }
 }
 
-/** The servers and the proxy of the path, in a child process: the path and the clients each
+/** The outlast server without or with heartbeats, the plain endpoint without or with them. */
+type ServerKind = 'quiet' | 'beating' | 'plain' | 'plain-beating';
+
+/** The servers and the proxies of the path, in a child process: the path and the clients each
  * get a core of their own, as they would on separate machines. */
 interface PathHost {
-  open(path: string, server: 'quiet' | 'beating'): Promise<string>;
+  open(path: string, server: ServerKind): Promise<string>;
   closePath(): Promise<void>;
   stop(): void;
 }
@@ -293,44 +393,50 @@ async function startPathHost(): Promise<PathHost> {
   };
 }
 
-/** The child's side: two servers, one proxy at a time. */
+/** The child's side: four servers, one proxy per client running (closed together). */
 async function servePaths(): Promise<void> {
-  const servers = {
+  const heartbeatMs = Math.round(15_000 * SCALE);
+  const job = { thinkMs: THINK_MS * SCALE, steps: STEPS, stepMs: STEP_MS * SCALE };
+  const retryMs = Math.round(3_000 * SCALE);
+  const servers: Record<ServerKind, { origin: string }> = {
     quiet: await startServer(60_000),
-    beating: await startServer(Math.round(15_000 * SCALE)),
+    beating: await startServer(heartbeatMs),
+    plain: await startPlainServer({ job, heartbeatMs: null, retryMs }),
+    'plain-beating': await startPlainServer({ job, heartbeatMs, retryMs }),
   };
-  let proxy: ChaosProxy | null = null;
-  process.on(
-    'message',
-    async (m: { type: string; path?: string; server?: 'quiet' | 'beating' }) => {
-      if (m.type === 'ready') process.send!({});
-      else if (m.type === 'open') {
-        proxy = await createProxy({
-          target: servers[m.server!].origin,
-          preset: m.path!,
-          timeScale: SCALE,
-        });
-        process.send!({ base: `${proxy.url}/outlast` });
-      } else if (m.type === 'close') {
-        await proxy?.close();
-        proxy = null;
-        process.send!({});
-      }
-    },
-  );
+  const proxies: ChaosProxy[] = [];
+  process.on('message', async (m: { type: string; path?: string; server?: ServerKind }) => {
+    if (m.type === 'ready') process.send!({});
+    else if (m.type === 'open') {
+      const proxy = await createProxy({
+        target: servers[m.server!].origin,
+        preset: m.path!,
+        timeScale: SCALE,
+      });
+      proxies.push(proxy);
+      const plain = m.server === 'plain' || m.server === 'plain-beating';
+      process.send!({ base: plain ? proxy.url : `${proxy.url}/outlast` });
+    } else if (m.type === 'close') {
+      await Promise.all(proxies.splice(0).map((p) => p.close()));
+      process.send!({});
+    }
+  });
 }
 
 async function main(): Promise<void> {
   const host = await startPathHost();
   console.log('# bench:survival\n');
   console.log(
-    `Method: see the top of bench/survival.ts. ${JOBS} jobs of ~${JOB_MS / 1000} s path time per path and client, time scale ${SCALE} (a job takes ${((JOB_MS * SCALE) / 1000).toFixed(1)} s), deadline ${DEADLINE}x. Overhead and delay in path seconds.\n`,
+    `Method: see the top of bench/survival.ts. ${JOBS} jobs of ~${JOB_MS / 1000} s path time (${THINK_MS / 1000} s of silence, then ${STEPS} events ${STEP_MS / 1000} s apart, then the result) per path and client, time scale ${SCALE} (a job takes ${((JOB_MS * SCALE) / 1000).toFixed(1)} s), deadline ${DEADLINE}x. Clients: ${CLIENTS.map((k) => `\`${k}\` = ${LABEL[k]}`).join('; ')}. A plain job is completed only when its first request gets the result (a reconnect starts another job); its events lost are those of that first job never received (out of ${STEPS}; ${STEPS + 1} with the outlast server's \`accepted\`), and its reconnects 1 when EventSource went on to reconnect into another job. The two plain clients run side by side, the others one by one. Overhead and delay in path seconds (\`-\`: no job completed, no event received).\n`,
   );
   const paths: Record<string, Record<ClientKind, Row>> = {};
   for (const path of PATHS) {
     const rows = {} as Record<ClientKind, Row>;
-    for (const kind of CLIENTS) {
-      rows[kind] = await runPath(path, kind, host);
+    for (const kinds of GROUPS) {
+      const got = await runGroup(path, kinds, host);
+      kinds.forEach((kind, i) => {
+        rows[kind] = got[i]!;
+      });
     }
     paths[path] = rows;
     console.log(`## ${path}\n`);
@@ -341,7 +447,7 @@ async function main(): Promise<void> {
     for (const kind of CLIENTS) {
       const r = rows[kind];
       console.log(
-        `| ${kind} | ${r.completed}/${JOBS} | ${r.lost} | ${r.duplicates} | ${r.reconnects.toFixed(1)} | ${r.overheadS.toFixed(1)} | ${r.delayS.toFixed(1)} |`,
+        `| ${LABEL[kind]} | ${r.completed}/${JOBS} | ${r.lost} | ${r.duplicates} | ${r.reconnects.toFixed(1)} | ${r.overheadS?.toFixed(1) ?? '-'} | ${r.delayS?.toFixed(1) ?? '-'} |`,
       );
     }
     console.log('');
@@ -349,7 +455,7 @@ async function main(): Promise<void> {
   host.stop();
   const outlastRows = Object.values(paths).map((p) => p.outlast);
   printTable(
-    ['path', 'eventsource', 'heartbeats', 'outlast'],
+    ['path', ...CLIENTS],
     Object.entries(paths).map(([p, r]) => [p, ...CLIENTS.map((k) => `${r[k].completed}/${JOBS}`)]),
   );
   result({
@@ -362,18 +468,20 @@ async function main(): Promise<void> {
     paths: Object.fromEntries(
       Object.entries(paths).map(([p, r]) => [
         p,
-        Object.fromEntries(
-          CLIENTS.map((k) => [
+        Object.fromEntries([
+          ['plain_completion', r.plain.completed / JOBS],
+          ['plain_heartbeat_completion', r['plain-heartbeats'].completed / JOBS],
+          ...CLIENTS.map((k) => [
             k,
             {
               completion: r[k].completed / JOBS,
               lost: r[k].lost,
               duplicates: r[k].duplicates,
               reconnects: Number(r[k].reconnects.toFixed(2)),
-              overhead_s: Number(r[k].overheadS.toFixed(2)),
+              overhead_s: r[k].overheadS === null ? null : Number(r[k].overheadS.toFixed(2)),
             },
           ]),
-        ),
+        ]),
       ]),
     ),
   });
