@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { holdLimit, optedOut, ResponseBuffer } from './buffering.js';
 import { type ClockKind, ExchangeClocks } from './clocks.js';
 import { Delivery } from './delivery.js';
-import { type FingerprintContext, getFingerprint, newExchangeId } from './fingerprints.js';
+import { type FingerprintContext, getFingerprint, newExchangeId, reason } from './fingerprints.js';
 import type { HopRuntime } from './hop-runtime.js';
 import {
   appendForwardedFor,
@@ -131,7 +131,7 @@ export function handleExchange(hop: HopRuntime, req: IncomingMessage, res: Serve
     const headers: HeaderList = [...page.headers];
     for (const [n, v] of Object.entries(knobs.addResponseHeaders)) setHeader(headers, n, v);
     setHeader(headers, 'content-length', String(Buffer.byteLength(page.body)));
-    res.writeHead(status, flatten(headers));
+    res.writeHead(status, reason(status), flatten(headers));
     res.end(page.body);
   };
   function onClock(kind: ClockKind): void {

@@ -31,7 +31,18 @@ export interface ErrorPage {
   body: string;
 }
 
-const reason = (status: number): string => STATUS_CODES[status] ?? 'Error';
+// Cloudflare's own statuses have no standard reason phrase; these are the ones it sends.
+const EXTRA_REASONS: Record<number, string> = {
+  520: 'Web Server Returned an Unknown Error',
+  521: 'Web Server Is Down',
+  522: 'Connection Timed Out',
+  523: 'Origin Is Unreachable',
+  524: 'A timeout occurred',
+};
+
+/** The reason phrase a hop sends with its own error status. */
+export const reason = (status: number): string =>
+  STATUS_CODES[status] ?? EXTRA_REASONS[status] ?? 'Error';
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
 /** The nginx-style HTML error page (nginx, ALB and ingress use the same shape). */

@@ -32,7 +32,9 @@ export const presets: readonly Preset[] = [
       idleMs: 100 * S,
       firstByteMs: 100 * S,
       timeoutStatus: 524,
-      upstreamErrorStatus: 502,
+      // Cloudflare's own page for an origin that refuses the connection is 521 ("Web server
+      // is down"), not a generic 502.
+      upstreamErrorStatus: 521,
       websocketIdleMs: 100 * S,
       websocketTotalMs: null,
       fingerprint: 'cloudflare',
