@@ -1,5 +1,5 @@
 /**
- * The plain SSE endpoint of bench:survival: what seed 001 measured behind its intermediaries,
+ * The plain SSE endpoint of bench:survival: what the published SSE timeout mitigation guide measured behind its intermediaries,
  * not what outlast serves. Each request runs its own job and streams its output as it is
  * produced, the way a framework's streaming response does:
  *   - headers are set but not flushed: Node sends them with the first write, so a job that

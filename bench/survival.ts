@@ -1,5 +1,5 @@
 /**
- * bench:survival: does a long job reach its user through real-world paths? (issue 5, seed 001)
+ * bench:survival: does a long job reach its user through real-world paths? (the published SSE timeout mitigation guide's table, done properly)
  *
  * Method: JOBS jobs at once per path and client. Each job lasts about 180 s of path time: on
  * the outlast server an `accepted` event first, then 110 s of silence (an OCR pass, an LLM
@@ -10,7 +10,7 @@
  * connections, not a path clock) is not scaled below 5 s. The servers and the proxies run in
  * a child process, the clients in this one. Five clients, two servers:
  *   - `plain`: the `eventsource` npm package against a plain SSE endpoint
- *     (bench/survival-plain-server.ts), what seed 001 measured: each request runs its own job
+ *     (bench/survival-plain-server.ts), what the published SSE timeout mitigation guide measured: each request runs its own job
  *     and streams it as produced, headers only with the first event (110 s in: a first-byte
  *     or idle clock fires before them), no ids, no resume, no heartbeats. A reconnect is a
  *     new job from the start: the user's job is completed only when its first request gets

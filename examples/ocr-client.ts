@@ -1,5 +1,5 @@
 /**
- * Seed 000 from the client's side: `node --import tsx examples/ocr-client.ts`.
+ * The Service Connect incident from the client's side: `node --import tsx examples/ocr-client.ts`.
  *
  * Starts the OCR server (no rotation configured: the client has to find the clock itself)
  * behind a simulated Cloudflare -> ALB -> ECS Service Connect chain running 20 times faster
@@ -15,7 +15,7 @@ import { createProxy } from '../src/proxy/index.js';
 import { attachWebSocket, createOutlast } from '../src/server/index.js';
 
 const SCALE = 0.05;
-// The 45 s OCR job of seed 000, at the same scale (read by ocr-job.ts when it loads).
+// The 45 s OCR job of the Service Connect incident, at the same scale (read by ocr-job.ts when it loads).
 process.env.OCR_DURATION_MS ??= String(45_000 * SCALE);
 const { ocr } = await import('./ocr-job.js');
 const outlast = createOutlast({

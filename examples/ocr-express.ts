@@ -1,5 +1,5 @@
 /**
- * Seed 000's OCR endpoint on Express: `node --import tsx examples/ocr-express.ts`.
+ * The Service Connect incident's OCR endpoint on Express: `node --import tsx examples/ocr-express.ts`.
  * Same routes as `ocr-node.ts`; the handler is mounted with `app.use`.
  */
 import type { AddressInfo } from 'node:net';

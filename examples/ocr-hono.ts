@@ -1,5 +1,5 @@
 /**
- * Seed 000's OCR endpoint on Hono (`@hono/node-server`): `node --import tsx examples/ocr-hono.ts`.
+ * The Service Connect incident's OCR endpoint on Hono (`@hono/node-server`): `node --import tsx examples/ocr-hono.ts`.
  * The fetch-style handler serves SSE and long-polling; WebSocket attaches to the Node server.
  */
 import type { Server } from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * The job of seed 000: OCR of a long PDF, about 45 s, page by page. Shared by the three
+ * The job of the Service Connect incident: OCR of a long PDF, about 45 s, page by page. Shared by the three
  * example servers. `OCR_DURATION_MS` scales it (the tests run it in a fraction of a second).
  */
 import type { JobContext, ServerOptions } from '../src/server/index.js';

@@ -1,5 +1,5 @@
 /**
- * Seed 000's OCR endpoint on plain node:http: `node --import tsx examples/ocr-node.ts`.
+ * The Service Connect incident's OCR endpoint on plain node:http: `node --import tsx examples/ocr-node.ts`.
  *
  *   curl -X POST localhost:3000/outlast/jobs/ocr -d '{"document":"scan.pdf"}'
  *   curl -N localhost:3000/outlast/jobs/{jobId}/events        # SSE, rotates every 12 s

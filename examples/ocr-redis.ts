@@ -1,5 +1,5 @@
 /**
- * Seed 000's OCR endpoint as one of several instances sharing a Redis:
+ * The Service Connect incident's OCR endpoint as one of several instances sharing a Redis:
  *
  *   REDIS_URL=redis://127.0.0.1:6380 PORT=3001 node --import tsx examples/ocr-redis.ts &
  *   REDIS_URL=redis://127.0.0.1:6380 PORT=3002 node --import tsx examples/ocr-redis.ts &

@@ -9,7 +9,7 @@ import {
   type Outlast,
 } from '../server/index.js';
 
-/** The demo's backend: an outlast server running seed 000's OCR job, plus the probe endpoints. */
+/** The demo's backend: an outlast server running the Service Connect incident's OCR job, plus the probe endpoints. */
 export interface DemoApp {
   origin: string;
   outlast: Outlast;
@@ -20,7 +20,7 @@ export interface DemoApp {
 export const DEMO_PAGES = 9;
 
 /**
- * Starts the backend of seed 000 at a time scale: `POST /outlast/jobs/ocr` runs a 45 s (scaled)
+ * Starts the backend of the Service Connect incident at a time scale: `POST /outlast/jobs/ocr` runs a 45 s (scaled)
  * OCR job publishing one progress event per page; the probe endpoints sit beside it on the
  * same server, so the probe crosses exactly the path the job's clients cross.
  */

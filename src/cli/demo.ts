@@ -13,7 +13,7 @@ import { parseDuration } from './duration.js';
 
 /** Defaults of `outlast demo`. */
 export const demoDefaults = {
-  /** Seed 000's path. */
+  /** The Service Connect incident's path. */
   path: 'cloudflare,aws-alb,aws-service-connect',
   /** Every clock 10 times faster than in production: the whole story in about 30 s. */
   timeScale: 0.1,
@@ -23,7 +23,7 @@ export const demoDefaults = {
 
 const usage = `Usage: outlast demo [--path PRESETS] [--time-scale F] [--max-wait D] [--html FILE]
 
-Replays seed 000 on a laptop: a 45 s OCR job on an outlast server behind a simulated
+Replays the Service Connect incident on a laptop: a 45 s OCR job on an outlast server behind a simulated
 Cloudflare -> AWS ALB -> ECS Service Connect path (the proxy's presets, time-scaled). A plain
 SSE client loses the job; outlast probe finds and names the clock; the outlast client
 completes the same job with no event lost and says what it chose and why; an HTML report is
@@ -71,7 +71,7 @@ async function run(context: CliContext): Promise<number> {
   const app = await startDemoApp(scale);
   const proxy = await createProxy({ target: app.origin, preset: path, timeScale: scale });
   try {
-    say('outlast demo: seed 000, replayed on this machine');
+    say('outlast demo: the Service Connect incident, replayed on this machine');
     say(
       `  path    client -> ${presets.map((p) => p.name).join(' -> ')} -> outlast server (simulated by outlast proxy)`,
     );
@@ -185,10 +185,11 @@ async function run(context: CliContext): Promise<number> {
   }
 }
 
-/** `outlast demo` (`npm start`): seed 000's story, end to end. */
+/** `outlast demo` (`npm start`): the Service Connect incident's story, end to end. */
 export const demoCommand: CliCommand = {
   name: 'demo',
-  summary: 'replay seed 000: a job lost behind Cloudflare -> ALB -> Service Connect, found, fixed',
+  summary:
+    'replay a real incident: a job lost behind Cloudflare -> ALB -> Service Connect, found, fixed',
   usage,
   run,
 };

@@ -116,7 +116,7 @@ export interface HopKnobs {
   websocketIdleMs: number | null | 'inherit';
   /**
    * Total clock of a WebSocket tunnel, from the upgrade request. `inherit`: `totalMs`;
-   * `null`: WebSockets are exempt from the total clock (Service Connect, seed 000).
+   * `null`: WebSockets are exempt from the total clock (Service Connect, the Service Connect incident).
    * @default 'inherit'
    */
   websocketTotalMs: number | null | 'inherit';

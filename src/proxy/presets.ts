@@ -68,7 +68,7 @@ export const presets: readonly Preset[] = [
       fingerprint: 'envoy',
     },
     source:
-      'intermediaries.md row "AWS ECS Service Connect": AWS API_TimeoutConfiguration (idleTimeoutSeconds 300, perRequestTimeoutSeconds 15), seed 000 (SSE dies at 15 s, WebSocket survives)',
+      'intermediaries.md row "AWS ECS Service Connect": AWS API_TimeoutConfiguration (idleTimeoutSeconds 300, perRequestTimeoutSeconds 15), the Service Connect incident (SSE dies at 15 s, WebSocket survives)',
   },
   {
     name: 'envoy',

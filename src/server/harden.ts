@@ -25,7 +25,7 @@ export const hardenDefaults = { keepAliveTimeoutMs: 65_000 } as const;
  * - `keepAliveTimeout` 65 s (Node's default is 5 s). A load balancer reuses its connections to
  *   the backend for up to its own idle timeout (ALB: 60 s). When Node closes first, the
  *   balancer sends the next request on a connection that is being closed and answers 502:
- *   the "backend keep-alive shorter than the ALB" failure of seed 000 (uvicorn's 5 s).
+ *   the "backend keep-alive shorter than the ALB" failure of the Service Connect incident (uvicorn's 5 s).
  * - `headersTimeout` just above it (Node requires it to be larger than keepAliveTimeout to
  *   avoid the same race on headers).
  * - `requestTimeout` 0 and `timeout` 0: nothing in Node ends a response because it is long.

@@ -208,7 +208,7 @@ async function admit(
   const release = core.acquire(streamId);
   if (typeof release !== 'function') return release;
   // A WebSocket rotates only when the client asks (`maxStream` in its query): upgraded
-  // connections escape most total-duration clocks (seed 000), so the server-wide
+  // connections escape most total-duration clocks (the Service Connect incident), so the server-wide
   // `maxStreamMs`, meant for SSE, is not applied to them.
   if (!url.searchParams.has('maxStream')) params.maxStreamMs = null;
   return { streamId, params, release };

@@ -5,7 +5,7 @@ import { cli } from './helpers.js';
 
 /*
  * `outlast probe --json` is a stable contract (docs/probe.md): these are its fields and
- * types, through seed 000's path (Service Connect's 15 s total at 0.05: 750 ms).
+ * types, through the Service Connect incident's path (Service Connect's 15 s total at 0.05: 750 ms).
  */
 
 let probe: RunningProbeServer;

@@ -7,7 +7,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { cli } from './helpers.js';
 
 /*
- * `npm start` is `outlast demo`: seed 000's story, end to end, in under a minute. The test
+ * `npm start` is `outlast demo`: the Service Connect incident's story, end to end, in under a minute. The test
  * runs the same command in-process (no build needed) and, when dist/ is built, `npm start`
  * itself.
  */
@@ -31,7 +31,10 @@ function checkStory(out: string): void {
 }
 
 describe('outlast demo', () => {
-  it('tells seed 000 in under a minute', { timeout: 90_000, retry: 1 }, async () => {
+  it('tells the Service Connect incident in under a minute', {
+    timeout: 90_000,
+    retry: 1,
+  }, async () => {
     const t0 = performance.now();
     const { code, out } = await cli(['demo']);
     expect(performance.now() - t0).toBeLessThan(60_000);

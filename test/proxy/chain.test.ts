@@ -41,7 +41,7 @@ describe('chains', { retry: 2 }, () => {
     }
   });
 
-  it('seed 000 through the whole chain: the innermost total clock kills SSE, WebSockets live', async () => {
+  it('the Service Connect incident through the whole chain: the innermost total clock kills SSE, WebSockets live', async () => {
     const p = await createProxy({
       target: up.url,
       preset: 'cloudflare,aws-alb,aws-service-connect',

@@ -58,7 +58,7 @@ describe('the presets table', () => {
 });
 
 describe('presets at time scale 0.01 (a 15 s clock fires at 150 ms)', { retry: 2 }, () => {
-  it('aws-service-connect reproduces seed 000: SSE dies at 15 s despite heartbeats, WebSocket survives', async () => {
+  it('aws-service-connect reproduces the Service Connect incident: SSE dies at 15 s despite heartbeats, WebSocket survives', async () => {
     const p = await createProxy({ target: up.url, preset: 'aws-service-connect', timeScale: 0.01 });
     try {
       const sse = await rawRequest(`${p.url}/sse?every=10&count=0`);
