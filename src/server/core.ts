@@ -227,6 +227,6 @@ export class ServerCore implements SessionHub {
     this.closed = true;
     for (const session of [...this.sessions]) session.close('shutdown');
     this.wheel.clear();
-    await this.jobs.cancelAll('server shutting down');
+    await this.jobs.close('server shutting down');
   }
 }

@@ -63,6 +63,8 @@ interface Running {
 /** Runs jobs decoupled from connections; see docs/server.md, "Jobs". */
 export class JobRunner {
   private readonly running = new Map<string, Running>();
+  /** Cancel requests from any instance sharing the store; those for jobs here abort them. */
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly deps: {
@@ -74,7 +76,11 @@ export class JobRunner {
       onError: (error: unknown) => void;
       publish: (streamId: string, event: string, data: unknown) => Promise<unknown>;
     },
-  ) {}
+  ) {
+    this.stopListening = deps.store.onCancel((jobId, reason) => {
+      void this.running.get(jobId)?.settle('cancelled', reason);
+    });
+  }
 
   /** Jobs running now in this process. */
   get size(): number {
@@ -176,16 +182,20 @@ export class JobRunner {
   }
 
   /**
-   * Cancels a job running in this process. Resolves to `false` when it is not running here.
+   * Cancels a job wherever it runs. A job running in this process is settled `cancelled`
+   * before this resolves; one running elsewhere is asked through the store
+   * ({@link Store.requestCancel}) and settles `cancelled` on its owner shortly after.
+   * Resolves to `true` when the job was running, `false` when it is unknown or already settled.
    */
   async cancel(id: string, reason = 'cancelled by request'): Promise<boolean> {
     const job = this.running.get(id);
-    if (job === undefined) return false;
-    return job.settle('cancelled', reason);
+    if (job !== undefined) return job.settle('cancelled', reason);
+    return this.deps.store.requestCancel(id, reason);
   }
 
-  /** Cancels every running job (server shutdown). */
-  async cancelAll(reason: string): Promise<void> {
-    await Promise.all([...this.running.keys()].map((id) => this.cancel(id, reason)));
+  /** Stops taking cancel requests and cancels every job running here (server shutdown). */
+  async close(reason: string): Promise<void> {
+    this.stopListening();
+    await Promise.all([...this.running.values()].map((job) => job.settle('cancelled', reason)));
   }
 }

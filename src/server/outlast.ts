@@ -42,7 +42,13 @@ export interface Outlast {
     fn: JobFunction<I, R>,
     options?: StartJobOptions<I>,
   ): Promise<JobHandle>;
-  /** Cancels a job running in this process; `false` when it is not running here. */
+  /**
+   * Cancels a job wherever it runs: one running in this process is settled `cancelled`
+   * before this resolves; one running on another instance sharing the store is asked through
+   * the store and ends `cancelled` there shortly after (its stream's final event is
+   * `outlast.error` `job-cancelled`). Resolves to `true` when the job was running, `false`
+   * when it is unknown, expired or already settled.
+   */
   cancelJob(jobId: string, reason?: string): Promise<boolean>;
   /** A job's record, or `null`. */
   getJob(jobId: string): Promise<JobRecord | null>;

@@ -160,9 +160,15 @@ async function jobRoute(core: ServerCore, inc: Incoming, jobId: string): Promise
   if (denied !== null) return denied;
   const record = await core.store.getJob(jobId);
   if (record === null) return notFound('job');
-  if (inc.method === 'GET') return jsonReply(200, record);
-  if (record.state === 'running') await core.jobs.cancel(jobId);
-  return jsonReply(202, (await core.store.getJob(jobId)) ?? record);
+  // DELETE of a settled job: nothing to cancel, the record says how it ended.
+  if (inc.method === 'GET' || record.state !== 'running') return jsonReply(200, record);
+  // Wherever the job runs: here it is cancelled before the answer, elsewhere its owner is
+  // asked through the store (the record then still says `running` for a moment).
+  const requested = await core.jobs.cancel(jobId);
+  const now = await core.store.getJob(jobId);
+  if (requested) return jsonReply(202, now ?? record);
+  // It settled (or expired) between the two reads.
+  return now === null ? notFound('job') : jsonReply(200, now);
 }
 
 async function route(core: ServerCore, inc: Incoming, parts: string[]): Promise<Reply> {

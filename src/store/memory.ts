@@ -117,6 +117,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const now = options.now ?? Date.now;
   const streams = new Map<string, StreamState>();
   const jobs = new Map<string, JobEntry>();
+  const cancelHandlers = new Set<(jobId: string, reason: string) => void>();
   let totalBytes = 0;
   let closed = false;
 
@@ -252,6 +253,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     }
   }
 
+  /** A job record that has not expired, or `null` (an expired one is dropped). */
+  function liveJob(jobId: string): JobRecord | null {
+    const entry = jobs.get(jobId);
+    if (entry === undefined) return null;
+    if (entry.expiresAt !== null && entry.expiresAt <= now()) {
+      jobs.delete(jobId);
+      return null;
+    }
+    return entry.record;
+  }
+
   const timer =
     o.sweepIntervalMs === null ? undefined : setInterval(sweep, o.sweepIntervalMs).unref();
 
@@ -361,13 +373,30 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     },
 
     async getJob(jobId) {
-      const entry = jobs.get(jobId);
-      if (entry === undefined) return null;
-      if (entry.expiresAt !== null && entry.expiresAt <= now()) {
-        jobs.delete(jobId);
-        return null;
+      const record = liveJob(jobId);
+      return record === null ? null : { ...record };
+    },
+
+    async requestCancel(jobId, reason) {
+      if (liveJob(jobId)?.state !== 'running') return false;
+      for (const handler of [...cancelHandlers]) {
+        try {
+          handler(jobId, reason);
+        } catch {
+          // A handler must not throw; one that does must not keep the others from the request.
+        }
       }
-      return { ...entry.record };
+      return true;
+    },
+
+    onCancel(handler) {
+      // A wrapper per registration: registering one function twice gives two calls, as it
+      // does on the Redis store, and each Unsubscribe removes its own.
+      const entry = (jobId: string, reason: string) => handler(jobId, reason);
+      cancelHandlers.add(entry);
+      return () => {
+        cancelHandlers.delete(entry);
+      };
     },
 
     clear() {
@@ -378,6 +407,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
     async close() {
       closed = true;
+      cancelHandlers.clear();
       if (timer !== undefined) clearInterval(timer);
     },
   };

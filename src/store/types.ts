@@ -159,6 +159,25 @@ export interface Store {
   setJob(record: JobRecord, ttlMs: number | null): Promise<void>;
   /** A job record, or `null` if unknown or expired. */
   getJob(jobId: string): Promise<JobRecord | null>;
+  /**
+   * Asks whichever process runs the job to cancel it: every {@link Store.onCancel} handler
+   * registered on a store sharing this one's data gets `jobId` and `reason` (the memory store:
+   * handlers on this store object, before the call resolves; the Redis store: handlers on every
+   * instance using the same Redis and prefix, this one included, over Pub/Sub).
+   * Resolves to `true` when the job's record is `running` and the request went out; `false`
+   * when the job is unknown, expired or already settled (nothing to cancel). Delivery across
+   * processes is asynchronous and at most once: `true` does not mean the job has stopped yet
+   * (its record and its stream's final event say when it has). A request for a job whose
+   * owner is gone reaches nobody; stores that track leases mark such a job `lost` once its
+   * lease runs out.
+   */
+  requestCancel(jobId: string, reason: string): Promise<boolean>;
+  /**
+   * Registers `handler` for the cancel requests of every job (see {@link Store.requestCancel}),
+   * whichever process made them. The job runner registers once and aborts the job if it runs
+   * here; handlers ignore ids they do not run. A handler must not throw (a throw is ignored).
+   */
+  onCancel(handler: (jobId: string, reason: string) => void): Unsubscribe;
   /** Stops background work (sweeps); the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -76,6 +76,58 @@ describe('jobs', () => {
     });
   });
 
+  it('answers DELETE of a settled job 200 with its record, of an unknown job 404', async () => {
+    server = await startServer();
+    const job = await server.outlast.startJob(() => 'done');
+    await job.settled;
+    const res = await fetch(`${server.base}/jobs/${job.id}`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: job.id, state: 'succeeded', result: 'done' });
+    expect(await server.outlast.cancelJob(job.id)).toBe(false);
+    const again = await fetch(`${server.base}/jobs/${job.id}`, { method: 'DELETE' });
+    expect(again.status).toBe(200);
+    const unknown = await fetch(`${server.base}/jobs/AAAAAAAAAAAAAAAAAAAAAA`, { method: 'DELETE' });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'unknown-job' } });
+    expect(await server.outlast.cancelJob('AAAAAAAAAAAAAAAAAAAAAA')).toBe(false);
+  });
+
+  it('cancels a job started by another server on the same store, through the store', async () => {
+    server = await startServer();
+    const other = await startServer({ store: server.outlast.store });
+    try {
+      let reason: unknown;
+      const job = await server.outlast.startJob(async (ctx) => {
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        reason = ctx.signal.reason;
+      });
+      const conn = connect('sse', other.base, job.id);
+      await conn.waitFor((m) => m.type === 'open');
+      const res = await fetch(`${other.base}/jobs/${job.id}`, { method: 'DELETE' });
+      expect(res.status).toBe(202);
+      expect((await job.settled).state).toBe('cancelled');
+      expect(reason).toMatchObject({ code: 'job-cancelled' });
+      expect((await conn.finished).how).toBe('end');
+      expect(JSON.parse(eventsOf(conn.messages).at(-1)!.data)).toMatchObject({
+        code: 'job-cancelled',
+      });
+      expect(await getJob(other, job.id)).toMatchObject({ state: 'cancelled' });
+      const late = await server.outlast.startJob(
+        (ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
+      );
+      expect(await other.outlast.cancelJob(late.id, 'no longer needed')).toBe(true);
+      expect(await late.settled).toMatchObject({
+        state: 'cancelled',
+        error: { code: 'job-cancelled', message: 'job cancelled: no longer needed' },
+      });
+    } finally {
+      // Closing `other` must leave the shared store (and `server`) working.
+      await other.outlast.close();
+      other.server.closeAllConnections();
+      await new Promise<void>((resolve) => other.server.close(() => resolve()));
+    }
+  });
+
   it('cancels by AbortSignal, and ignores progress from a cancelled job', async () => {
     server = await startServer();
     const controller = new AbortController();

@@ -20,20 +20,26 @@ afterAll(async () => {
   await redis?.close();
 });
 
+/** The key prefix of each store, so a peer can share its data. */
+const prefixes = new Map<RedisStore, string>();
+
 async function make(options: Parameters<typeof createRedisStore>[0] = {}): Promise<RedisStore> {
+  const keyPrefix = options.keyPrefix ?? `t${process.pid}-${counter++}:`;
   const store = await createRedisStore({
     url: redis.url,
-    keyPrefix: `t${process.pid}-${counter++}:`,
     onConnectionChange: null,
     ...options,
+    keyPrefix,
   });
   stores.push(store);
+  prefixes.set(store, keyPrefix);
   return store;
 }
 
 runStoreSuite('redis', {
   create: (options) => make(options),
   loseHistory: (store) => (store as RedisStore).clear(),
+  peer: (store) => make({ keyPrefix: prefixes.get(store as RedisStore)! }),
 });
 
 describe('redis store across instances', () => {

@@ -16,9 +16,30 @@ export interface StoreSuiteFactory {
   }): Promise<Store>;
   /** Makes the store lose every stream's history, as a restart without persistence does. */
   loseHistory(store: Store): Promise<void>;
+  /**
+   * A second store sharing `store`'s data, as another instance would (same Redis and prefix).
+   * Absent for stores that live in one process.
+   */
+  peer?(store: Store): Promise<Store>;
 }
 
 const ev = (data: string, event = 'message') => ({ event, data });
+
+/** Waits until `check()` holds (cancel requests may cross Redis Pub/Sub). */
+async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Records the cancel requests a store delivers. */
+function cancels(store: Store) {
+  const got: string[] = [];
+  const unsubscribe = store.onCancel((jobId, reason) => got.push(`${jobId}:${reason}`));
+  return { got, unsubscribe };
+}
 
 async function collect(store: Store, streamId: string) {
   const got: StoredEvent[] = [];
@@ -301,6 +322,68 @@ export function runStoreSuite(name: string, factory: StoreSuiteFactory): void {
         expect(await store.getJob('j2')).toBeNull();
         await store.close();
       });
+
+      it('delivers a cancel request for a running job to every handler, with its reason', async () => {
+        const store = await make();
+        await store.setJob(record('j1'), null);
+        const first = cancels(store);
+        const second = cancels(store);
+        expect(await store.requestCancel('j1', 'user left')).toBe(true);
+        await eventually(() => first.got.length > 0 && second.got.length > 0, 'the request');
+        expect(first.got).toEqual(['j1:user left']);
+        expect(second.got).toEqual(['j1:user left']);
+        // Asking does not settle anything: the runner that owns the job does.
+        expect((await store.getJob('j1'))?.state).toBe('running');
+        await store.close();
+      });
+
+      it('refuses to cancel unknown, expired and settled jobs, and tells nobody', async () => {
+        const store = await make();
+        const sub = cancels(store);
+        for (const state of ['succeeded', 'failed', 'cancelled', 'lost'] as const) {
+          await store.setJob(record(`settled-${state}`, state), 60_000);
+          expect(await store.requestCancel(`settled-${state}`, 'x'), state).toBe(false);
+        }
+        expect(await store.requestCancel('unknown', 'x')).toBe(false);
+        await store.setJob(record('expired', 'succeeded'), 100);
+        clock += 200;
+        expect(await store.requestCancel('expired', 'x')).toBe(false);
+        // Requests are delivered in order: once this one arrived, none before it is pending.
+        await store.setJob(record('marker'), null);
+        expect(await store.requestCancel('marker', 'last')).toBe(true);
+        await eventually(() => sub.got.length > 0, 'the marker request');
+        expect(sub.got).toEqual(['marker:last']);
+        await store.close();
+      });
+
+      it('stops delivering to a handler once unsubscribed', async () => {
+        const store = await make();
+        await store.setJob(record('j1'), null);
+        const gone = cancels(store);
+        const kept = cancels(store);
+        gone.unsubscribe();
+        gone.unsubscribe();
+        expect(await store.requestCancel('j1', 'r')).toBe(true);
+        await eventually(() => kept.got.length > 0, 'the request');
+        expect(gone.got).toEqual([]);
+        await store.close();
+      });
+
+      const peer = factory.peer;
+      // Stores that live in one process have no other instance to ask through.
+      if (peer !== undefined) {
+        it('delivers a cancel requested through another instance sharing the data', async () => {
+          const owner = await make();
+          const other = await peer(owner);
+          await owner.setJob(record('j1'), null);
+          const atOwner = cancels(owner);
+          expect(await other.requestCancel('j1', 'from afar')).toBe(true);
+          await eventually(() => atOwner.got.length > 0, 'the request at the owner');
+          expect(atOwner.got).toEqual(['j1:from afar']);
+          await other.close();
+          await owner.close();
+        });
+      }
 
       it('expires records after their TTL', async () => {
         const store = await make();

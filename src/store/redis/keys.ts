@@ -7,6 +7,7 @@
  *   {prefix}{streamId}:c   Pub/Sub channel: live notifications (see fanout.ts)
  *   {prefix}job:{jobId}    hash: r (record JSON), s (state), o (owner instance), x (expiry)
  *   {prefix}leases         sorted set: running job ids scored by lease end (Redis clock, ms)
+ *   {prefix}cancel         Pub/Sub channel: cancel requests, `{"jobId","reason"}` (one for all jobs)
  */
 
 /** The keys of one stream. */
@@ -27,6 +28,8 @@ export function keyspace(prefix: string) {
       return `${prefix}job:${jobId}`;
     },
     leases: `${prefix}leases`,
+    /** The Pub/Sub channel of cancel requests, shared by every job and instance. */
+    cancel: `${prefix}cancel`,
     /** A glob matching every key of this prefix (tests and `clear()`). */
     pattern: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`,
   };

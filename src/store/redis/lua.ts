@@ -230,6 +230,16 @@ write(KEYS[3], KEYS[4], 'f', ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), tonum
 return 1
 `;
 
+/**
+ * KEYS job. ARGV channel, message. Publishes a cancel request only if the job is running, in
+ * one step (a job settling meanwhile is not asked): 1 when published, 0 otherwise.
+ */
+export const CANCEL = `
+if redis.call('HGET', KEYS[1], 's') ~= 'running' then return 0 end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+`;
+
 /** ARGV pattern. Deletes every key of a prefix: tests and tools only (it uses KEYS). */
 export const CLEAR = `
 local keys = redis.call('KEYS', ARGV[1])

@@ -8,6 +8,7 @@ import {
   redactUrl,
   Script,
   storeError,
+  withTimeout,
 } from './connection.js';
 import { Fanout } from './fanout.js';
 import { createJobRecords } from './jobs.js';
@@ -43,6 +44,7 @@ const SCRIPTS = {
   renew: new Script(lua.RENEW),
   expired: new Script(lua.EXPIRED),
   markLost: new Script(lua.MARK_LOST),
+  cancel: new Script(lua.CANCEL),
 };
 
 /** Loads every script, so EVALSHA finds them (at start, and after Redis restarted empty). */
@@ -57,8 +59,9 @@ function loadScripts(client: RedisConnection, timeout: number): Promise<unknown>
 /**
  * A store on Redis Streams, shared by every instance that uses the same Redis and prefix: any
  * instance serves any stream, and a reader that reconnects to another instance resumes there.
- * Connects (two connections: commands, and one shared subscriber) before resolving; rejects
- * with `store-unavailable` when Redis cannot be reached. See docs/redis.md.
+ * Connects (two connections: commands, and one shared subscriber, which also carries the
+ * cancel requests of every job) before resolving; rejects with `store-unavailable` when Redis
+ * cannot be reached. See docs/redis.md.
  */
 export async function createRedisStore(options: RedisStoreOptions = {}): Promise<RedisStore> {
   const o = resolveRedisStoreOptions(options);
@@ -80,6 +83,37 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     throw error;
   }
   const timeout = o.commandTimeoutMs;
+  // Cancel requests of every job arrive on one channel of the shared subscriber, subscribed
+  // once here (node-redis subscribes it again after a reconnect); see Store.requestCancel.
+  const cancelHandlers = new Set<(jobId: string, reason: string) => void>();
+  const onCancelMessage = (message: Buffer) => {
+    let request: { jobId?: unknown; reason?: unknown };
+    try {
+      request = JSON.parse(message.toString('utf8')) as typeof request;
+    } catch {
+      return; // not ours
+    }
+    if (typeof request?.jobId !== 'string') return;
+    const reason = typeof request.reason === 'string' ? request.reason : 'cancelled by request';
+    for (const handler of [...cancelHandlers]) {
+      try {
+        handler(request.jobId, reason);
+      } catch {
+        // A handler must not throw; one that does must not keep the others from the request.
+      }
+    }
+  };
+  try {
+    await withTimeout(
+      subscriber.subscribe(keys.cancel, onCancelMessage, true),
+      timeout,
+      'SUBSCRIBE',
+    );
+  } catch (error) {
+    client.destroy();
+    subscriber.destroy();
+    throw storeError('subscribe to the cancel channel', error);
+  }
   const ttl = o.streamTtlMs ?? 0;
   const checkRestart = o.trustRestartedData ? '0' : '1';
   let closed = false;
@@ -313,6 +347,26 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       return jobs.getJob(jobId);
     },
 
+    async requestCancel(jobId, reason) {
+      const published = await run<number>(
+        'request a cancel',
+        SCRIPTS.cancel,
+        [keys.job(jobId)],
+        [keys.cancel, JSON.stringify({ jobId, reason })],
+      );
+      return published === 1;
+    },
+
+    onCancel(handler) {
+      if (closed) return () => {};
+      // A wrapper per registration, so each Unsubscribe removes its own.
+      const entry = (jobId: string, reason: string) => handler(jobId, reason);
+      cancelHandlers.add(entry);
+      return () => {
+        cancelHandlers.delete(entry);
+      };
+    },
+
     async clear() {
       fanout.loseAll();
       // EVAL, not EVALSHA: a NOSCRIPT retry would let a command sent after clear() overtake it.
@@ -328,6 +382,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       closed = true;
       jobs.stop();
       fanout.stop();
+      cancelHandlers.clear();
       if (refresher !== undefined) clearInterval(refresher);
       client.destroy();
       subscriber.destroy();
