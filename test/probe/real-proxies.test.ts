@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProbe } from '../../src/probe/index.js';
 import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
-import {
-  hasHaproxy,
-  hasNginx,
-  type RealProxy,
-  startHaproxy,
-  startNginx,
-} from '../helpers/proxy-real.js';
+import { type RealProxy, startHaproxy, startNginx } from '../helpers/proxy-real.js';
 import { withinGoal } from './expected.js';
 
 /*
@@ -34,7 +28,7 @@ async function through(real: RealProxy, maxWaitMs: number) {
   }
 }
 
-describe.skipIf(!hasNginx)('real nginx', () => {
+describe('real nginx', () => {
   it('proxy_read_timeout 1500ms: idle and first-byte limits, 504 from nginx, no total clock', {
     timeout: 60_000,
     retry: 1,
@@ -89,7 +83,7 @@ describe.skipIf(!hasNginx)('real nginx', () => {
   });
 });
 
-describe.skipIf(!hasHaproxy)('real HAProxy', () => {
+describe('real HAProxy', () => {
   it('timeout client/server 1500ms, tunnel 3000ms: idle, first byte (504) and the WebSocket tunnel', {
     timeout: 60_000,
     retry: 1,

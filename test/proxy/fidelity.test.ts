@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChaosProxy, createProxy, type HopKnobs } from '../../src/proxy/index.js';
 import { type RawResult, rawRequest } from '../helpers/proxy-client.js';
-import {
-  freePort,
-  hasHaproxy,
-  hasNginx,
-  type RealProxy,
-  startHaproxy,
-  startNginx,
-} from '../helpers/proxy-real.js';
+import { freePort, type RealProxy, startHaproxy, startNginx } from '../helpers/proxy-real.js';
 import { startUpstream, type Upstream } from '../helpers/proxy-upstream.js';
 import { wsOutcome } from '../helpers/proxy-ws.js';
 
@@ -57,7 +50,7 @@ async function both<T>(
   }
 }
 
-describe.skipIf(!hasNginx)('fidelity: nginx 1.22 against the nginx preset', { retry: 2 }, () => {
+describe('fidelity: nginx 1.22 against the nginx preset', { retry: 2 }, () => {
   const real = () => startNginx({ upstreamPort: up.port, readTimeoutMs: TIMEOUT, buffering: true });
   const ours =
     (knobs: Partial<HopKnobs> = {}) =>
@@ -139,75 +132,71 @@ describe.skipIf(!hasNginx)('fidelity: nginx 1.22 against the nginx preset', { re
   });
 });
 
-describe.skipIf(!hasHaproxy)(
-  'fidelity: HAProxy 2.6 against the haproxy preset',
-  { retry: 2 },
-  () => {
-    const real = (tunnelMs?: number) => () =>
-      startHaproxy({
-        upstreamPort: up.port,
-        timeoutMs: TIMEOUT,
-        ...(tunnelMs === undefined ? {} : { tunnelMs }),
-      });
-    const ours =
-      (knobs: Partial<HopKnobs> = {}) =>
-      () =>
-        createProxy({ target: up.url, preset: 'haproxy', knobs: { idleMs: TIMEOUT, ...knobs } });
-
-    it('no headers within timeout server: 504 before headers', async () => {
-      const r = await both(real(), ours(), (url) => rawRequest(`${url}/hang`));
-      expect(r.real.status).toBe(504);
-      expectSameCut(r.real, r.ours);
-      expect(r.ours.body).toBe(r.real.body);
+describe('fidelity: HAProxy 2.6 against the haproxy preset', { retry: 2 }, () => {
+  const real = (tunnelMs?: number) => () =>
+    startHaproxy({
+      upstreamPort: up.port,
+      timeoutMs: TIMEOUT,
+      ...(tunnelMs === undefined ? {} : { tunnelMs }),
     });
+  const ours =
+    (knobs: Partial<HopKnobs> = {}) =>
+    () =>
+      createProxy({ target: up.url, preset: 'haproxy', knobs: { idleMs: TIMEOUT, ...knobs } });
 
-    it('headers then silence: head corked ~200 ms, FIN at the timeout', async () => {
-      const r = await both(real(), ours(), (url) => rawRequest(`${url}/silent`));
-      expect(r.real.end).toBe('fin');
-      expectSameCut(r.real, r.ours);
-      expect(r.real.headAt!).toBeGreaterThan(150);
-      expect(Math.abs(r.ours.headAt! - r.real.headAt!)).toBeLessThan(50);
-    });
+  it('no headers within timeout server: 504 before headers', async () => {
+    const r = await both(real(), ours(), (url) => rawRequest(`${url}/hang`));
+    expect(r.real.status).toBe(504);
+    expectSameCut(r.real, r.ours);
+    expect(r.ours.body).toBe(r.real.body);
+  });
 
-    it('a busy stream arrives in corked batches, never more than ~200 ms late', async () => {
-      const r = await both(real(), ours(), (url) => rawRequest(`${url}/sse?every=70&count=8`));
-      for (const side of [r.real, r.ours]) {
-        expect(side.end).toBe('complete');
-        expect(side.body.match(/data:/g)!.length).toBe(8);
-        // Batches: several events per read (HTTP chunks of one read share their arrival time).
-        const reads = new Set(side.chunks.map((c) => Math.round(c.at / 10)));
-        expect(reads.size).toBeLessThan(8);
-        // The n-th event was sent at ~70n ms; it arrives at most one cork (200 ms) later.
-        let seen = 0;
-        for (const c of side.chunks) {
-          seen += c.text.match(/data:/g)!.length;
-          expect(c.at - 70 * seen).toBeLessThan(260);
-        }
+  it('headers then silence: head corked ~200 ms, FIN at the timeout', async () => {
+    const r = await both(real(), ours(), (url) => rawRequest(`${url}/silent`));
+    expect(r.real.end).toBe('fin');
+    expectSameCut(r.real, r.ours);
+    expect(r.real.headAt!).toBeGreaterThan(150);
+    expect(Math.abs(r.ours.headAt! - r.real.headAt!)).toBeLessThan(50);
+  });
+
+  it('a busy stream arrives in corked batches, never more than ~200 ms late', async () => {
+    const r = await both(real(), ours(), (url) => rawRequest(`${url}/sse?every=70&count=8`));
+    for (const side of [r.real, r.ours]) {
+      expect(side.end).toBe('complete');
+      expect(side.body.match(/data:/g)!.length).toBe(8);
+      // Batches: several events per read (HTTP chunks of one read share their arrival time).
+      const reads = new Set(side.chunks.map((c) => Math.round(c.at / 10)));
+      expect(reads.size).toBeLessThan(8);
+      // The n-th event was sent at ~70n ms; it arrives at most one cork (200 ms) later.
+      let seen = 0;
+      for (const c of side.chunks) {
+        seen += c.text.match(/data:/g)!.length;
+        expect(c.at - 70 * seen).toBeLessThan(260);
       }
-    });
+    }
+  });
 
-    it('WebSocket: client/server timeouts are its idle clock; timeout tunnel replaces them', async () => {
-      const busy = await both(real(), ours(), (url) => wsOutcome(url, 100, 1200));
-      expect(busy.real.closedAt).toBeNull();
-      expect(busy.ours.closedAt).toBeNull();
-      const silent = await both(real(), ours(), (url) => wsOutcome(url, 0, 1200));
-      expect(Math.abs(silent.ours.closedAt! - silent.real.closedAt!)).toBeLessThanOrEqual(50);
-      const tunnel = await both(real(1000), ours({ websocketIdleMs: 1000 }), (url) =>
-        wsOutcome(url, 0, 1600),
-      );
-      expect(tunnel.real.closedAt!).toBeGreaterThan(900);
-      expect(Math.abs(tunnel.ours.closedAt! - tunnel.real.closedAt!)).toBeLessThanOrEqual(100);
-    });
+  it('WebSocket: client/server timeouts are its idle clock; timeout tunnel replaces them', async () => {
+    const busy = await both(real(), ours(), (url) => wsOutcome(url, 100, 1200));
+    expect(busy.real.closedAt).toBeNull();
+    expect(busy.ours.closedAt).toBeNull();
+    const silent = await both(real(), ours(), (url) => wsOutcome(url, 0, 1200));
+    expect(Math.abs(silent.ours.closedAt! - silent.real.closedAt!)).toBeLessThanOrEqual(50);
+    const tunnel = await both(real(1000), ours({ websocketIdleMs: 1000 }), (url) =>
+      wsOutcome(url, 0, 1600),
+    );
+    expect(tunnel.real.closedAt!).toBeGreaterThan(900);
+    expect(Math.abs(tunnel.ours.closedAt! - tunnel.real.closedAt!)).toBeLessThanOrEqual(100);
+  });
 
-    it('unreachable upstream: 503 after 3 retries a second apart', async () => {
-      const port = await freePort();
-      const r = await both(
-        () => startHaproxy({ upstreamPort: port, timeoutMs: TIMEOUT }),
-        () => createProxy({ target: `http://127.0.0.1:${port}`, preset: 'haproxy' }),
-        (url) => rawRequest(`${url}/x`),
-      );
-      expect(r.real.status).toBe(503);
-      expectSameCut(r.real, r.ours);
-    });
-  },
-);
+  it('unreachable upstream: 503 after 3 retries a second apart', async () => {
+    const port = await freePort();
+    const r = await both(
+      () => startHaproxy({ upstreamPort: port, timeoutMs: TIMEOUT }),
+      () => createProxy({ target: `http://127.0.0.1:${port}`, preset: 'haproxy' }),
+      (url) => rawRequest(`${url}/x`),
+    );
+    expect(r.real.status).toBe(503);
+    expectSameCut(r.real, r.ours);
+  });
+});
