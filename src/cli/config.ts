@@ -1,4 +1,5 @@
 import { configTargets, renderConfig } from '../probe/index.js';
+import { readArgs } from './args.js';
 import { type CliCommand, type CliContext, UsageError } from './command.js';
 import { parseDuration } from './duration.js';
 
@@ -19,13 +20,10 @@ async function run(context: CliContext): Promise<number> {
   const { argv, stdout } = context;
   let target: string | null = null;
   const options: { idleMs?: number; maxStreamMs?: number; heartbeatMs?: number } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+  for (const arg of readArgs(argv)) {
+    const { name } = arg;
+    if (name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
+    const value = arg.value();
     if (name === 'for') target = value;
     else if (name === 'idle') options.idleMs = parseDuration(value, '--idle');
     else if (name === 'max-stream') options.maxStreamMs = parseDuration(value, '--max-stream');

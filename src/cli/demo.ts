@@ -7,6 +7,7 @@ import { runProbe } from '../probe/index.js';
 import { renderHtmlReport } from '../probe/report/html.js';
 import { human } from '../probe/report/text.js';
 import { createProxy, parsePresetList } from '../proxy/index.js';
+import { readArgs } from './args.js';
 import { type CliCommand, type CliContext, UsageError } from './command.js';
 import { DEMO_PAGES, plainSseClient, startDemoApp } from './demo-app.js';
 import { parseDuration } from './duration.js';
@@ -43,13 +44,10 @@ async function run(context: CliContext): Promise<number> {
   let scale = demoDefaults.timeScale;
   let maxWaitMs = demoDefaults.maxWaitMs;
   let html: string | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+  for (const arg of readArgs(argv)) {
+    const { name } = arg;
+    if (name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
+    const value = arg.value();
     if (name === 'path') path = value;
     else if (name === 'time-scale') {
       scale = Number(value);

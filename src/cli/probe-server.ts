@@ -1,4 +1,5 @@
 import { startProbeServer } from '../probe/index.js';
+import { readArgs } from './args.js';
 import { type CliCommand, type CliContext, UsageError } from './command.js';
 import { parseDuration } from './duration.js';
 
@@ -23,13 +24,10 @@ async function run(context: CliContext): Promise<number> {
   let port = 0;
   let token: string | null = null;
   let maxHoldMs: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+  for (const arg of readArgs(argv)) {
+    const { name } = arg;
+    if (name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
+    const value = arg.value();
     if (name === 'host') host = value;
     else if (name === 'port') {
       if (!/^\d+$/.test(value) || Number(value) > 65_535)

@@ -5,6 +5,7 @@ import { attributeHops } from '../probe/engine/hops.js';
 import { type ProbeReport, type ProbeTransport, runProbe } from '../probe/index.js';
 import { renderHtmlReport } from '../probe/report/html.js';
 import { formatHops, formatReport } from '../probe/report/text.js';
+import { readArgs } from './args.js';
 import { type CliCommand, type CliContext, UsageError } from './command.js';
 import { parseDuration } from './duration.js';
 import { ProbeProgressView } from './probe-progress.js';
@@ -55,20 +56,17 @@ export function parseProbeArgs(argv: string[]): ProbeArgs {
     transports: undefined,
     token: null,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) {
-      args.urls.push(arg);
+  for (const arg of readArgs(argv)) {
+    const { name } = arg;
+    if (name === null) {
+      args.urls.push(arg.value());
       continue;
     }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     if (name === 'json') {
       args.json = true;
       continue;
     }
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    const value = arg.value();
     if (name === 'max-wait') args.maxWaitMs = parseDuration(value, '--max-wait');
     else if (name === 'html') args.html = value;
     else if (name === 'token') args.token = value;

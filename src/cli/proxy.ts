@@ -8,6 +8,7 @@ import {
   type Preset,
   presets,
 } from '../proxy/index.js';
+import { readArgs } from './args.js';
 import { type CliCommand, type CliContext, UsageError } from './command.js';
 import { formatDuration, parseDuration } from './duration.js';
 
@@ -172,12 +173,9 @@ async function run(context: CliContext): Promise<number> {
   let timeScale = 1;
   const knobs: Record<string, unknown> = {};
   const specs = new Map(knobSpecs.map((s) => [s.flag, s]));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    let name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    let inline = eq < 0 ? undefined : arg.slice(eq + 1);
+  for (const arg of readArgs(argv)) {
+    if (arg.name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
+    let { name, inline } = arg;
     const spec = specs.get(name) ?? specs.get(name.replace(/^no-/, ''));
     if (spec?.kind === 'boolean') {
       if (!specs.has(name)) {
@@ -191,8 +189,7 @@ async function run(context: CliContext): Promise<number> {
       stdout.write(formatPresets());
       return 0;
     }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    const value = arg.value();
     if (name === 'target') target = value;
     else if (name === 'listen') listen = parseHostPort(name, value);
     else if (name === 'control') control = OFF.has(value) ? null : parseHostPort(name, value);
