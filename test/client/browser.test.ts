@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/chromium.js';
 import type { TestServer } from '../helpers/server.js';
 import { proxyFor, sleep, startTestServer } from './helpers.js';
 
@@ -16,7 +16,6 @@ import { proxyFor, sleep, startTestServer } from './helpers.js';
  * progress event once, in order, and the result.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const STEPS = 40;
 let dir: string;
 let bundle: string;
@@ -117,23 +116,9 @@ interface Outcome {
 
 /** Starts the `ocr` job from a page in a fresh Chromium profile and collects what it saw. */
 async function runJobInChromium(url: string): Promise<Outcome> {
-  const profileDir = await mkdtemp(join(tmpdir(), 'outlast-chromium-'));
-  const context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
-    const tab = await context.newPage();
+    const tab = await browser.context.newPage();
     await tab.goto(`${pageOrigin}/`);
     // A string, not a function: vitest would rewrite `import()` inside a function body.
     const outcome = (await tab.evaluate(`(async () => {
@@ -163,7 +148,6 @@ async function runJobInChromium(url: string): Promise<Outcome> {
     );
     return outcome;
   } finally {
-    await context.close();
-    await rm(profileDir, { recursive: true, force: true });
+    await browser.close();
   }
 }

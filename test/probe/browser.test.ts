@@ -1,12 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProbe } from '../../src/probe/index.js';
 import { renderHtmlReport } from '../../src/probe/report/html.js';
 import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
 import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
+import { launchChromium, type TestChromium } from '../helpers/chromium.js';
 
 /*
  * The probe's pictures in real Chromium (Debian's, never a downloaded build): the browser page
@@ -19,7 +20,7 @@ const SCALE = 0.05;
 let probe: RunningProbeServer;
 let proxy: ChaosProxy;
 let context: BrowserContext;
-let profileDir: string;
+let browser: TestChromium | undefined;
 const shots = join(process.cwd(), 'reports');
 
 beforeAll(async () => {
@@ -29,28 +30,14 @@ beforeAll(async () => {
     preset: 'cloudflare,aws-alb,aws-service-connect',
     timeScale: SCALE,
   });
-  profileDir = await mkdtemp(join(tmpdir(), 'outlast-probe-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
+  context = browser.context;
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await proxy?.close();
   await probe?.close();
-  await rm(profileDir, { recursive: true, force: true });
 });
 
 describe('probe pictures in Chromium', () => {

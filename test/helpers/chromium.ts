@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+
+/** Debian's Chromium, installed by `.ci/run`; tests never download a browser. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** A headless Chromium in a fresh profile; `close()` also removes the profile. */
+export interface TestChromium {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/**
+ * Launches Debian's Chromium headless in a new profile. The flags keep it off the network
+ * this machine does not have (background networking, component updates, sync, QUIC), which
+ * otherwise fill the log with refused connections at every start.
+ */
+export async function launchChromium(): Promise<TestChromium> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is not installed: run .ci/run, or apt-get install -y chromium`);
+  }
+  const profileDir = await mkdtemp(join(tmpdir(), 'outlast-chromium-'));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      await rm(profileDir, { recursive: true, force: true });
+    },
+  };
+}
