@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createOutlast, type Outlast } from '../../src/server/index.js';
+import { createRedisStore, type RedisStore } from '../../src/store/redis/index.js';
 import { HAPROXY } from './proxy-real.js';
-import { freePort } from './redis-server.js';
+import { freePort, startRedis, type TestRedis } from './redis-server.js';
 
 /*
  * Several outlast instances (child processes, test/helpers/redis-instance.ts) sharing one
@@ -166,6 +168,56 @@ export async function startHaproxy(
       child.kill('SIGKILL');
       await exited;
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Redis, three instances on it behind HAProxy, and an outlast of the test's own on it. */
+export interface Cluster {
+  redis: TestRedis;
+  instances: Instance[];
+  lb: Haproxy;
+  /** The test process's own store on the cluster's Redis and key prefix. */
+  store: RedisStore;
+  /** An outlast on `store`: publishes and cancels from the test process, through Redis. */
+  outlast: Outlast;
+  /** Stops everything, the outlast first and Redis last. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@link Cluster}: instances `a`, `b` and `c` sharing `prefix` on a fresh Redis. */
+export async function startCluster(options: {
+  prefix: string;
+  timeouts: HaproxyTimeouts;
+}): Promise<Cluster> {
+  const redis = await startRedis();
+  const instances = await Promise.all(
+    ['a', 'b', 'c'].map((id) =>
+      startInstance({ REDIS_URL: redis.url, KEY_PREFIX: options.prefix, INSTANCE_ID: id }),
+    ),
+  );
+  const lb = await startHaproxy(
+    instances.map((i) => i.port),
+    options.timeouts,
+  );
+  const store = await createRedisStore({
+    url: redis.url,
+    keyPrefix: options.prefix,
+    onConnectionChange: null,
+  });
+  const outlast = createOutlast({ store, onError: () => {} });
+  return {
+    redis,
+    instances,
+    lb,
+    store,
+    outlast,
+    close: async () => {
+      await outlast.close();
+      await store.close();
+      await lb.close();
+      await Promise.all(instances.map((i) => i.stop()));
+      await redis.close();
     },
   };
 }

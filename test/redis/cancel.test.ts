@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOutlast, type Outlast } from '../../src/server/index.js';
-import { createRedisStore, type RedisStore } from '../../src/store/redis/index.js';
+import type { Outlast } from '../../src/server/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
-import { type Haproxy, type Instance, startHaproxy, startInstance } from '../helpers/cluster.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { type Cluster, type Haproxy, type Instance, startCluster } from '../helpers/cluster.js';
 
 /*
  * Cancelling a job from an instance that does not run it: three outlast processes on one
@@ -12,35 +10,22 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.js';
  * (or `cancelJob`) to the job's owner over the store's cancel channel.
  */
 
-let redis: TestRedis;
 let instances: Instance[] = [];
 let lb: Haproxy;
-let store: RedisStore;
 let local: Outlast;
 const prefix = `cancel${process.pid}:`;
 
+let cluster: Cluster | undefined;
+
 beforeAll(async () => {
-  redis = await startRedis();
-  instances = await Promise.all(
-    ['a', 'b', 'c'].map((id) =>
-      startInstance({ REDIS_URL: redis.url, KEY_PREFIX: prefix, INSTANCE_ID: id }),
-    ),
-  );
   // Idle timeouts far above the test's pauses: nothing here is about cuts.
-  lb = await startHaproxy(
-    instances.map((i) => i.port),
-    { server: 30_000, tunnel: 30_000 },
-  );
-  store = await createRedisStore({ url: redis.url, keyPrefix: prefix, onConnectionChange: null });
-  local = createOutlast({ store, onError: () => {} });
+  cluster = await startCluster({ prefix, timeouts: { server: 30_000, tunnel: 30_000 } });
+  ({ instances, lb } = cluster);
+  local = cluster.outlast;
 }, 60_000);
 
 afterAll(async () => {
-  await local?.close();
-  await store?.close();
-  await lb?.close();
-  await Promise.all(instances.map((i) => i.stop()));
-  await redis?.close();
+  await cluster?.close();
 });
 
 /** Starts the `forever` job through the load balancer: its id and owner instance. */

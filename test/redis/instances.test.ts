@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOutlast, type Outlast } from '../../src/server/index.js';
-import { createRedisStore, type RedisStore } from '../../src/store/redis/index.js';
+import type { Outlast } from '../../src/server/index.js';
 import {
   type Connection,
   connect,
@@ -8,8 +7,7 @@ import {
   type Finish,
   type TransportKind,
 } from '../helpers/clients.js';
-import { type Haproxy, type Instance, startHaproxy, startInstance } from '../helpers/cluster.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { type Cluster, type Haproxy, type Instance, startCluster } from '../helpers/cluster.js';
 import { sleep } from '../helpers/server.js';
 
 /*
@@ -19,34 +17,24 @@ import { sleep } from '../helpers/server.js';
  */
 
 const HAPROXY_IDLE_MS = 800;
-let redis: TestRedis;
 let instances: Instance[] = [];
 let lb: Haproxy;
-let store: RedisStore;
 let publisher: Outlast;
 const prefix = `cluster${process.pid}:`;
 
+let cluster: Cluster | undefined;
+
 beforeAll(async () => {
-  redis = await startRedis();
-  instances = await Promise.all(
-    ['a', 'b', 'c'].map((id) =>
-      startInstance({ REDIS_URL: redis.url, KEY_PREFIX: prefix, INSTANCE_ID: id }),
-    ),
-  );
-  lb = await startHaproxy(
-    instances.map((i) => i.port),
-    { server: HAPROXY_IDLE_MS, tunnel: HAPROXY_IDLE_MS },
-  );
-  store = await createRedisStore({ url: redis.url, keyPrefix: prefix, onConnectionChange: null });
-  publisher = createOutlast({ store, onError: () => {} });
+  cluster = await startCluster({
+    prefix,
+    timeouts: { server: HAPROXY_IDLE_MS, tunnel: HAPROXY_IDLE_MS },
+  });
+  ({ instances, lb } = cluster);
+  publisher = cluster.outlast;
 }, 60_000);
 
 afterAll(async () => {
-  await publisher?.close();
-  await store?.close();
-  await lb?.close();
-  await Promise.all(instances.map((i) => i.stop()));
-  await redis?.close();
+  await cluster?.close();
 });
 
 function prng(seed: number): () => number {
