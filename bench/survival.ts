@@ -120,6 +120,18 @@ interface JobRun {
   delays: number[];
 }
 
+/** A run that has received nothing yet. */
+function newRun(): JobRun {
+  return {
+    completed: false,
+    received: [],
+    duplicates: 0,
+    connections: 0,
+    overheadMs: null,
+    delays: [],
+  };
+}
+
 async function startJob(base: string): Promise<{ stream: string }> {
   for (let tries = 0; ; tries++) {
     try {
@@ -147,14 +159,8 @@ async function startJob(base: string): Promise<{ stream: string }> {
  */
 function runPlain(base: string): Promise<JobRun> {
   return new Promise<JobRun>((resolve) => {
-    const run: JobRun = {
-      completed: false,
-      received: [],
-      duplicates: 0,
-      connections: 1,
-      overheadMs: null,
-      delays: [],
-    };
+    // The first request is this run's one connection.
+    const run: JobRun = { ...newRun(), connections: 1 };
     const seen = new Set<number>();
     const es = new EventSource(`${base}/events`);
     const finish = () => {
@@ -188,14 +194,7 @@ function runEventSource(base: string): Promise<JobRun> {
   return startJob(base).then(
     ({ stream }) =>
       new Promise<JobRun>((resolve) => {
-        const run: JobRun = {
-          completed: false,
-          received: [],
-          duplicates: 0,
-          connections: 0,
-          overheadMs: null,
-          delays: [],
-        };
+        const run = newRun();
         const seen = new Set<string>();
         const es = new EventSource(stream);
         const finish = () => {
@@ -232,14 +231,7 @@ function runEventSource(base: string): Promise<JobRun> {
 }
 
 async function runOutlast(base: string): Promise<JobRun> {
-  const run: JobRun = {
-    completed: false,
-    received: [],
-    duplicates: 0,
-    connections: 0,
-    overheadMs: null,
-    delays: [],
-  };
+  const run = newRun();
   const conn = connect(`${base}/jobs/work`, {
     body: {},
     WebSocket: WebSocket as unknown as WebSocketLike,

@@ -28,6 +28,19 @@ async function through(real: RealProxy, maxWaitMs: number) {
   }
 }
 
+/** The clocks both proxies have: idle and first byte at `idleMs`, WebSocket idle at `wsIdleMs`, no total. */
+function expectIdleClocks(
+  report: Awaited<ReturnType<typeof through>>,
+  idleMs: number,
+  wsIdleMs: number,
+) {
+  const { sse, websocket } = report.limits;
+  expect(withinGoal(sse.idleMs, idleMs), `sse idle ${sse.idleMs}`).toBe(true);
+  expect(withinGoal(sse.firstByteMs, idleMs), `first byte ${sse.firstByteMs}`).toBe(true);
+  expect(sse.totalMs).toBeNull();
+  expect(withinGoal(websocket.idleMs, wsIdleMs), `ws idle ${websocket.idleMs}`).toBe(true);
+}
+
 describe('real nginx', () => {
   it('proxy_read_timeout 1500ms: idle and first-byte limits, 504 from nginx, no total clock', {
     timeout: 60_000,
@@ -37,18 +50,7 @@ describe('real nginx', () => {
       await startNginx({ upstreamPort: port(), readTimeoutMs: 1500, buffering: true }),
       4000,
     );
-    expect(withinGoal(report.limits.sse.idleMs, 1500), `sse idle ${report.limits.sse.idleMs}`).toBe(
-      true,
-    );
-    expect(
-      withinGoal(report.limits.sse.firstByteMs, 1500),
-      `first byte ${report.limits.sse.firstByteMs}`,
-    ).toBe(true);
-    expect(report.limits.sse.totalMs).toBeNull();
-    expect(
-      withinGoal(report.limits.websocket.idleMs, 1500),
-      `ws idle ${report.limits.websocket.idleMs}`,
-    ).toBe(true);
+    expectIdleClocks(report, 1500, 1500);
     expect(report.limits.websocket.totalMs).toBeNull();
     expect(report.cuts).toContainEqual(
       expect.objectContaining({
@@ -92,18 +94,7 @@ describe('real HAProxy', () => {
       await startHaproxy({ upstreamPort: port(), timeoutMs: 1500, tunnelMs: 3000 }),
       5000,
     );
-    expect(withinGoal(report.limits.sse.idleMs, 1500), `sse idle ${report.limits.sse.idleMs}`).toBe(
-      true,
-    );
-    expect(
-      withinGoal(report.limits.sse.firstByteMs, 1500),
-      `first byte ${report.limits.sse.firstByteMs}`,
-    ).toBe(true);
-    expect(report.limits.sse.totalMs).toBeNull();
-    expect(
-      withinGoal(report.limits.websocket.idleMs, 3000),
-      `ws idle ${report.limits.websocket.idleMs}`,
-    ).toBe(true);
+    expectIdleClocks(report, 1500, 3000);
     expect(report.cuts).toContainEqual(
       expect.objectContaining({ experiment: 'first-byte', status: 504 }),
     );

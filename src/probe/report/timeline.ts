@@ -1,15 +1,19 @@
+/** One experiment's connection, as the timeline draws it (ms since the probe started). */
+export interface TimelineExperiment {
+  name: string;
+  openedAtMs: number;
+  headersAtMs: number | null;
+  endedAtMs: number | null;
+  outcome: string;
+  symptom: string | null;
+  status: number | null;
+  /** Arrivals: [ms since the connection opened, bytes]. */
+  bytes: Array<[number, number]>;
+}
+
 /** What the timeline draws: the experiments and the limits found. */
 export interface TimelineData {
-  experiments: Array<{
-    name: string;
-    openedAtMs: number;
-    headersAtMs: number | null;
-    endedAtMs: number | null;
-    outcome: string;
-    symptom: string | null;
-    status: number | null;
-    bytes: Array<[number, number]>;
-  }>;
+  experiments: TimelineExperiment[];
   /** Vertical lines: where a limit fell, ms since the probe started, and its value. */
   limits: Array<{ label: string; ms: number; value?: number }>;
   /** Right edge of the chart, ms. */

@@ -1,13 +1,7 @@
+import type { TimelineExperiment } from '../report/timeline.js';
+
 /** What the browser probe reports to the page for drawing. */
-export interface BrowserExperiment {
-  name: string;
-  openedAtMs: number;
-  headersAtMs: number | null;
-  endedAtMs: number | null;
-  outcome: string;
-  symptom: string | null;
-  status: number | null;
-  bytes: Array<[number, number]>;
+export interface BrowserExperiment extends TimelineExperiment {
   serverOpenAt?: number;
   minOffsetMs?: number;
 }
@@ -18,7 +12,8 @@ export interface BrowserExperiment {
  * chatty WebSockets, the two trains, a long-poll and the echo, all at once, read the same way
  * as the CLI reads them (server time stamps place the server's start on the browser's clock).
  *
- * Self-contained (no imports, no outer variables): the page embeds this function's source.
+ * Self-contained (no outer variables, type imports only): the page embeds this function's
+ * source.
  */
 export async function browserProbe(
   base: string,
@@ -54,7 +49,8 @@ export async function browserProbe(
     if (open && e.serverOpenAt === undefined) e.serverOpenAt = t;
     if (e.minOffsetMs === undefined || at - t < e.minOffsetMs) e.minOffsetMs = at - t;
   };
-  const http = async (name: string, url: string, giveUp: number): Promise<BrowserExperiment> => {
+  // A new experiment on the timeline, and its clock (ms since it opened, 0.1 ms steps).
+  const begin = (name: string): { e: BrowserExperiment; at: () => number } => {
     const e: BrowserExperiment = {
       name,
       openedAtMs: performance.now() - started,
@@ -67,7 +63,10 @@ export async function browserProbe(
     };
     list.push(e);
     const opened = performance.now();
-    const at = (): number => Math.round((performance.now() - opened) * 10) / 10;
+    return { e, at: () => Math.round((performance.now() - opened) * 10) / 10 };
+  };
+  const http = async (name: string, url: string, giveUp: number): Promise<BrowserExperiment> => {
+    const { e, at } = begin(name);
     const ctl = new AbortController();
     let gaveUp = false;
     const timer = setTimeout(() => {
@@ -113,19 +112,7 @@ export async function browserProbe(
   };
   const ws = (name: string, url: string): Promise<BrowserExperiment> =>
     new Promise((resolve) => {
-      const e: BrowserExperiment = {
-        name,
-        openedAtMs: performance.now() - started,
-        headersAtMs: null,
-        endedAtMs: null,
-        outcome: 'running',
-        symptom: null,
-        status: null,
-        bytes: [],
-      };
-      list.push(e);
-      const opened = performance.now();
-      const at = (): number => Math.round((performance.now() - opened) * 10) / 10;
+      const { e, at } = begin(name);
       const sock = new WebSocket(url.replace(/^http/, 'ws'));
       let ended = false;
       let sawEnd = false;
