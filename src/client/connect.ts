@@ -170,7 +170,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
           resultUrl = started.result;
           break;
         }
-        if (++tries > 5 || closed) {
+        if (++tries >= o.maxStartAttempts || closed) {
           throw new OutlastError(
             'unexpected-response',
             `could not start the job at ${href}: ${started.message}`,

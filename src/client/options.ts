@@ -81,6 +81,13 @@ export interface ConnectOptions {
   healthyAfterMs?: number;
   /** Give up after this many failed reconnects in a row; `null`: never. @default null */
   maxRetries?: number | null;
+  /**
+   * Attempts at the job-starting POST (`body`) before giving up with `unexpected-response`.
+   * Bounded because a POST whose answer was cut may still have started a job on the server:
+   * each retry can leave one running unobserved.
+   * @default 6
+   */
+  maxStartAttempts?: number;
   /** Learn the path from how connections die (see docs/client.md). @default true */
   learn?: boolean;
   /**
@@ -127,6 +134,7 @@ export const clientDefaults = {
   maxDelayMs: 30_000,
   healthyAfterMs: 10_000,
   maxRetries: null as number | null,
+  maxStartAttempts: 6,
   learn: true,
   profile: 'auto' as const,
   reports: true,
