@@ -43,6 +43,7 @@ export type OutlastErrorCode =
   | 'client-closed'
   | 'unexpected-response'
   | 'max-retries-exceeded'
+  | 'invalid-url'
   // generic misuse
   | 'invalid-option';
 

@@ -18,7 +18,7 @@ import { openLongPoll } from './transports/long-poll.js';
 import { openSse } from './transports/sse.js';
 import { openWebSocket } from './transports/websocket.js';
 import type { ClientEvent, ConnectionEvents, EndNotice } from './types.js';
-import { streamRoutes } from './urls.js';
+import { resolveUrl, streamRoutes } from './urls.js';
 
 /** Events kept for an iterator that has not started yet; listeners see every event anyway. */
 const UNREAD_LIMIT = 10_000;
@@ -86,10 +86,12 @@ function check(name: string, value: unknown, ok: boolean, expected: string): voi
  * const conn = connect('https://api.example.com/outlast/jobs/ocr', { body: { file: 'a.pdf' } });
  * for await (const event of conn) console.log(event.type, event.data);
  * console.log(await conn.result);
- * @throws {OutlastError} `invalid-option` for an option out of range (at once, not later).
+ * @throws {OutlastError} `invalid-option` for an option out of range, `invalid-url` for a URL
+ * that is not http(s) or does not resolve (relative URLs resolve against the page), both at
+ * once, not later.
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Connection {
-  const href = new URL(String(url)).href;
+  const href = resolveUrl(url);
   const o = { ...clientDefaults, ...stripUndefined(options) };
   check(
     'transports',
@@ -252,7 +254,8 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     done,
     result,
     get lastEventId() {
-      return session?.lastEventId ?? o.lastEventId;
+      // Once a session runs, its id is the truth, even when an empty `id:` reset it to null.
+      return session === null ? o.lastEventId : session.lastEventId;
     },
     get transport() {
       return session?.current ?? o.transports[0]!;

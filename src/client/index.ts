@@ -44,6 +44,7 @@ export type {
 } from './transport.js';
 export type {
   ClientEvent,
+  CommentNotice,
   ConnectionEvents,
   EndNotice,
   LearnNotice,

@@ -119,6 +119,7 @@ export class Session {
         this.stall.touch();
       }),
       heartbeat: live((t) => this.onHeartbeat(t)),
+      comment: live((text) => this.sink.emitter.emit('comment', { text, transport: name })),
       retry: live((ms) => {
         this.retryFloorMs = ms;
       }),
@@ -295,7 +296,13 @@ export class Session {
       this.final = parseFinal(type, data);
       return;
     }
-    this.sink.deliver({ id: id ?? null, type, data, transport: a.name });
+    this.sink.deliver({
+      id: id ?? null,
+      type,
+      data,
+      transport: a.name,
+      lastEventId: this.lastEventId,
+    });
   }
 
   /** The stream ended: settle, fetching the job's result when its final event was missed. */

@@ -65,6 +65,11 @@ export interface TransportHandlers {
   bytes(count: number): void;
   /** A heartbeat arrived, with the server's clock when it carried one. */
   heartbeat(serverMs: number | null): void;
+  /**
+   * A comment line (SSE), or a heartbeat frame rendered as its SSE comment (`hb {ms}`), for
+   * the `comment` listener. Optional: a transport need not call it.
+   */
+  comment?(text: string): void;
   /** An SSE `retry:` hint, ms. */
   retry(ms: number): void;
   event(event: WireEvent): void;

@@ -14,6 +14,18 @@ export interface ClientEvent {
   data: string;
   /** The transport it came over. */
   transport: TransportName;
+  /**
+   * [spec] The last event id at this event's dispatch: its own `id:`, or the one that persists
+   * from an earlier event when it has none; `null` after an empty `id:` reset it.
+   */
+  lastEventId: string | null;
+}
+
+/** `comment`: a comment line of the stream (heartbeats included). */
+export interface CommentNotice {
+  /** The comment without its colon and one leading space (`hb 1733097600000` for heartbeats). */
+  text: string;
+  transport: TransportName;
 }
 
 /** `open`: a connection opened. */
@@ -61,6 +73,7 @@ export interface LearnNotice extends Lesson {
 export interface ConnectionEvents {
   open: OpenNotice;
   event: ClientEvent;
+  comment: CommentNotice;
   gap: GapInfo;
   reconnecting: ReconnectNotice;
   transport: TransportNotice;

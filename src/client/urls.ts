@@ -1,4 +1,43 @@
+import { OutlastError } from '../errors.js';
 import type { TransportName } from './transport.js';
+
+/** The page's base URL (`document.baseURI`, else `location.href`), or `undefined` outside a page. */
+function pageBase(): string | undefined {
+  const g = globalThis as {
+    document?: { baseURI?: unknown };
+    location?: { href?: unknown };
+  };
+  const base = g.document?.baseURI ?? g.location?.href;
+  return typeof base === 'string' ? base : undefined;
+}
+
+/**
+ * The absolute URL `connect()` reads: a relative URL resolves against the page, as `fetch`
+ * and `EventSource` do. Only `http:` and `https:` URLs are streams.
+ * @throws {OutlastError} `invalid-url` for anything else (at once, not later).
+ */
+export function resolveUrl(url: string | URL, base: string | undefined = pageBase()): string {
+  let u: URL;
+  try {
+    u = new URL(String(url), base);
+  } catch {
+    const hint =
+      base === undefined
+        ? 'outside a page, pass an absolute http(s) URL'
+        : `it does not resolve against the page (${base})`;
+    throw new OutlastError(
+      'invalid-url',
+      `connect(): ${JSON.stringify(String(url))} is not a URL; ${hint}`,
+    );
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new OutlastError(
+      'invalid-url',
+      `connect(): ${JSON.stringify(u.href)} is not an http(s) URL; the client reads streams over HTTP (it upgrades to WebSocket itself)`,
+    );
+  }
+  return u.href;
+}
 
 /** The outlast routes around a stream URL (docs/protocol.md, "Paths"). */
 export interface StreamRoutes {

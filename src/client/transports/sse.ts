@@ -66,6 +66,8 @@ export function openSse(ctx: TransportContext, h: TransportHandlers): Transport 
         }
       },
       onComment(text) {
+        if (done) return;
+        h.comment?.(text);
         // `: hb {serverUnixMs}` (docs/protocol.md); any other comment is a plain keep-alive.
         if (text.startsWith('hb ')) {
           const t = Number(text.slice(3));

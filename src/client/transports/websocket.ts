@@ -78,6 +78,7 @@ export function openWebSocket(ctx: TransportContext, h: TransportHandlers): Tran
         break;
       }
       case 'heartbeat':
+        h.comment?.(typeof m.t === 'number' ? `hb ${m.t}` : 'hb');
         h.heartbeat(typeof m.t === 'number' ? m.t : null);
         break;
       case 'rotate':

@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type ClientEvent, type CommentNotice, connect } from '../../src/client/index.js';
+import { resolveUrl } from '../../src/client/urls.js';
+import { isOutlastError } from '../../src/errors.js';
+import { testOptions, until } from './helpers.js';
+
+/*
+ * The client's edges: URLs, ids, comments. A small fixture server plays any plain SSE
+ * endpoint (no outlast headers) so that every byte on the wire is the test's.
+ */
+
+const servers: Server[] = [];
+afterEach(async () => {
+  vi.unstubAllGlobals();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+/** A plain HTTP server on port 0; returns its origin. */
+async function fixture(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  const s = createServer(handler);
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+describe('URLs', () => {
+  it('refuses what is not an http(s) URL with invalid-url, at once', () => {
+    for (const bad of ['not a url', 'ftp://example.com/s', '/outlast/jobs/ocr', '']) {
+      let thrown: unknown;
+      try {
+        connect(bad, testOptions());
+      } catch (e) {
+        thrown = e;
+      }
+      expect(isOutlastError(thrown, 'invalid-url'), bad).toBe(true);
+    }
+  });
+
+  it('resolves a relative URL against the page, as fetch and EventSource do', () => {
+    expect(resolveUrl('/outlast/jobs/ocr', 'https://app.example/a/b?x')).toBe(
+      'https://app.example/outlast/jobs/ocr',
+    );
+    expect(resolveUrl('events', 'https://app.example/a/b')).toBe('https://app.example/a/events');
+    vi.stubGlobal('location', { href: 'https://page.example/dir/index.html' });
+    expect(resolveUrl('../outlast/streams/s')).toBe('https://page.example/outlast/streams/s');
+    vi.stubGlobal('document', { baseURI: 'https://base.example/x/' });
+    expect(resolveUrl('s')).toBe('https://base.example/x/s');
+  });
+
+  it('connect() in a page reads a relative stream URL', async () => {
+    const origin = await fixture((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: hello\n\n');
+    });
+    vi.stubGlobal('location', { href: `${origin}/app/page.html` });
+    const conn = connect('/events', testOptions({ protocol: 'sse' }));
+    expect(conn.url).toBe(`${origin}/events`);
+    const it = conn[Symbol.asyncIterator]();
+    expect((await it.next()).value?.data).toBe('hello');
+    conn.close();
+  });
+});
+
+describe('last event id', () => {
+  it('an empty id: resets it: conn.lastEventId is null, not the initial option; each event carries the id at its dispatch', async () => {
+    const seen: Array<string | undefined> = [];
+    const origin = await fixture((req, res) => {
+      seen.push(req.headers['last-event-id'] as string | undefined);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (seen.length === 1) {
+        res.end('id: 5\ndata: a\n\ndata: b\n\nid\ndata: c\n\ndata: d\n\n');
+      } else res.end('retry: 10000\n\n');
+    });
+    const conn = connect(`${origin}/s`, testOptions({ protocol: 'sse', lastEventId: 'initial' }));
+    const got: ClientEvent[] = [];
+    conn.on('event', (e) => got.push(e));
+    await until(() => seen.length >= 2, 'the reconnect');
+    expect(got.map((e) => [e.data, e.id, e.lastEventId])).toEqual([
+      ['a', '5', '5'],
+      ['b', null, '5'],
+      ['c', '', null],
+      ['d', null, null],
+    ]);
+    expect(conn.lastEventId).toBeNull();
+    // [spec] the reconnect sends no Last-Event-ID once it was reset.
+    expect(seen).toEqual(['initial', undefined]);
+    conn.close();
+  });
+});
+
+describe('comments', () => {
+  it('the comment listener sees every comment line, heartbeats included', async () => {
+    const origin = await fixture((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': hello there\n\n:\n\n: hb 1733097600000\n\n');
+      res.end('data: x\n\n');
+    });
+    const conn = connect(`${origin}/s`, testOptions({ protocol: 'sse' }));
+    const comments: CommentNotice[] = [];
+    conn.on('comment', (c) => comments.push(c));
+    await until(() => comments.length >= 3, 'three comments');
+    expect(comments).toEqual([
+      { text: 'hello there', transport: 'sse' },
+      { text: '', transport: 'sse' },
+      { text: 'hb 1733097600000', transport: 'sse' },
+    ]);
+    conn.close();
+  });
+});
