@@ -1,23 +1,28 @@
 import { OutlastError } from '../errors.js';
-import { Backoff } from './backoff.js';
-import { type CutCause, type CutReport, classifyClose } from './causes.js';
+import { Attempt } from './attempt.js';
+import { type CutCause, classifyClose } from './causes.js';
+import { CutLog } from './cut-log.js';
 import { Dedupe } from './dedupe.js';
 import type { Emitter } from './emitter.js';
 import { fetchJobRecord, fromRecord, JOB_ERROR, parseFinal, RESULT, statusError } from './job.js';
-import { avoidTransport, type Lesson, learnDefaults, learnFromCut } from './learn.js';
+import type { Lesson } from './learn.js';
 import type { Clock, ConnectOptions } from './options.js';
+import { PathLearner } from './path-learner.js';
 import type { PathProfile, ProfileStore } from './profile.js';
+import { ReconnectPolicy } from './reconnect-policy.js';
 import type { ReportBatcher } from './reports.js';
-import { StallTimer, stallTimeout } from './stall.js';
+import { StallTimer } from './stall.js';
+import { PathTiming } from './timing.js';
 import type {
   CloseInfo,
   FetchLike,
-  Transport,
+  OpenInfo,
   TransportFactory,
   TransportHandlers,
   TransportName,
   WebSocketLike,
 } from './transport.js';
+import { TransportChoice } from './transport-choice.js';
 import type { ClientEvent, ConnectionEvents } from './types.js';
 import { attemptRequest } from './urls.js';
 
@@ -25,22 +30,6 @@ import { attemptRequest } from './urls.js';
 export type SessionOptions = Required<
   Omit<ConnectOptions, 'body' | 'signal' | 'profile' | 'WebSocket'>
 > & { WebSocket: WebSocketLike | null; fetch: FetchLike; clock: Clock };
-
-/** One connection attempt's bookkeeping. */
-interface Attempt {
-  transport: Transport;
-  name: TransportName;
-  startedAt: number;
-  openedAt: number | null;
-  lastByteAt: number | null;
-  bytes: number;
-  events: number;
-  heartbeats: number;
-  heartbeatMs: number | null;
-  /** Burst detector: the previous heartbeat's server time and arrival time. */
-  lastBeat: { server: number; local: number } | null;
-  bursts: number;
-}
 
 /** Where the session delivers what the user sees; implemented by the connection. */
 export interface SessionSink {
@@ -50,20 +39,19 @@ export interface SessionSink {
   fail(error: OutlastError): void;
 }
 
-/** The most cuts kept for learning. */
-const HISTORY = 20;
-/** Heartbeats whose server times span this many intervals but arrive together: a burst. */
-const BURSTS_FOR_BUFFERING = 2;
-
 /**
- * The reconnect loop behind `connect()`: opens transports in turn, resumes with the last id,
- * drops duplicates, classifies every loss, backs off, reports, learns, and ends when the
- * stream ends. A generation counter makes every callback of a superseded transport a no-op.
+ * The reconnect loop behind `connect()`, a small state machine:
+ * `connect()` opens an attempt; its handlers feed the attempt's bookkeeping, the stall
+ * watchdog and the user; a loss (`lose`) records the cut, stops where the answer is final,
+ * learns, and asks the reconnect policy when to `connect()` again; the end settles.
+ * The policies live in their own files: {@link ReconnectPolicy} (when), {@link PathTiming}
+ * (what to ask for, how long to wait), {@link PathLearner} and {@link TransportChoice} (what
+ * the path taught, which transport next), {@link CutLog} (cut events and reports).
+ * A generation counter makes every callback of a superseded transport a no-op.
  */
 export class Session {
   lastEventId: string | null;
   outlast: boolean;
-  current: TransportName;
   connections = 0;
   private gen = 0;
   private attempt: Attempt | null = null;
@@ -71,18 +59,21 @@ export class Session {
   private timer: unknown = null;
   private closed = false;
   private final: { result?: unknown; error?: OutlastError } | null = null;
-  private readonly history: CutReport[] = [];
   private readonly dedupe: Dedupe;
-  private readonly backoff: Backoff;
+  private readonly policy: ReconnectPolicy;
   private readonly stall: StallTimer;
+  private readonly timing: PathTiming;
+  private readonly choice: TransportChoice;
+  private readonly learner: PathLearner;
+  private readonly cuts: CutLog;
 
   constructor(
     private readonly o: SessionOptions,
     private readonly streamUrl: string,
     private readonly resultUrl: string | null,
     readonly profile: PathProfile,
-    private readonly store: ProfileStore | null,
-    private readonly reports: ReportBatcher | null,
+    store: ProfileStore | null,
+    reports: ReportBatcher | null,
     private readonly factories: Record<TransportName, TransportFactory>,
     private readonly sink: SessionSink,
     start: TransportName,
@@ -91,10 +82,18 @@ export class Session {
     this.lastEventId = o.lastEventId;
     this.outlast =
       o.protocol === 'outlast' || (o.protocol === 'auto' && (profile.outlast || looksOutlast));
-    this.current = start;
     this.dedupe = new Dedupe(o.dedupeWindow);
-    this.backoff = new Backoff(o, o.random);
+    this.policy = new ReconnectPolicy(o, o.random);
     this.stall = new StallTimer(o.clock, () => this.lose('stall', null));
+    this.timing = new PathTiming(o, profile);
+    this.choice = new TransportChoice(start, o.transports, profile, sink.emitter);
+    this.learner = new PathLearner(o, profile, store, sink.emitter, this.choice);
+    this.cuts = new CutLog(sink.emitter, reports);
+  }
+
+  /** The transport in use (or about to be). */
+  get current(): TransportName {
+    return this.choice.current;
   }
 
   /** Opens the next connection. */
@@ -102,7 +101,7 @@ export class Session {
     if (this.closed) return;
     this.timer = null;
     const gen = ++this.gen;
-    const name = this.current;
+    const name = this.choice.current;
     const { url, headers } = this.request(name);
     const live = <A extends unknown[]>(fn: (...args: A) => void) => {
       return (...args: A): void => {
@@ -113,9 +112,7 @@ export class Session {
       headers: live((info) => this.onHeaders(info)),
       open: live((info) => this.onOpen(info)),
       bytes: live((n) => {
-        const a = this.attempt!;
-        a.bytes += n;
-        a.lastByteAt = this.o.clock.now();
+        this.attempt!.bytesIn(n, this.o.clock.now());
         this.stall.touch();
       }),
       heartbeat: live((t) => this.onHeartbeat(t)),
@@ -129,26 +126,14 @@ export class Session {
       end: live(() => void this.onEnd()),
       closed: live((info) => this.lose(classifyClose(info, this.attempt?.openedAt != null), info)),
     };
-    this.attempt = {
-      transport: { name, close() {} },
-      name,
-      startedAt: this.o.clock.now(),
-      openedAt: null,
-      lastByteAt: null,
-      bytes: 0,
-      events: 0,
-      heartbeats: 0,
-      heartbeatMs: null,
-      lastBeat: null,
-      bursts: 0,
-    };
-    this.stall.arm(this.o.openTimeoutMs);
+    this.attempt = new Attempt(name, this.o.clock.now());
+    this.stall.arm(this.timing.opening());
     this.attempt.transport = this.factories[name](
       {
         url,
         headers,
         lastEventId: this.lastEventId,
-        pollWaitMs: this.pollWait(),
+        pollWaitMs: this.timing.pollWait(),
         currentLastEventId: () => this.lastEventId,
         fetch: this.o.fetch,
         WebSocket: this.o.WebSocket,
@@ -166,30 +151,7 @@ export class Session {
     this.stall.stop();
     if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
     this.attempt?.transport.close();
-    this.reports?.flush();
-  }
-
-  /** The heartbeat to ask for: the smaller of the option and the learned one. */
-  private heartbeat(): number | null {
-    const values = [this.o.heartbeatMs, this.profile.heartbeatMs].filter(
-      (v): v is number => v !== null,
-    );
-    return values.length === 0 ? null : Math.min(...values);
-  }
-
-  private maxStream(name: TransportName): number | null {
-    const values = [this.o.maxStreamMs, this.profile.maxStreamMs[name] ?? null].filter(
-      (v): v is number => v !== null,
-    );
-    return values.length === 0 ? null : Math.min(...values);
-  }
-
-  private pollWait(): number {
-    return Math.min(
-      this.o.pollWaitMs,
-      this.heartbeat() ?? Number.POSITIVE_INFINITY,
-      this.maxStream('poll') ?? Number.POSITIVE_INFINITY,
-    );
+    this.cuts.flush();
   }
 
   /** The URL and headers of an attempt over `name`. */
@@ -197,8 +159,8 @@ export class Session {
     return attemptRequest(this.streamUrl, name, {
       outlast: this.outlast,
       lastEventId: this.lastEventId,
-      heartbeatMs: this.heartbeat(),
-      maxStreamMs: this.maxStream(name),
+      heartbeatMs: this.timing.heartbeat(),
+      maxStreamMs: this.timing.maxStream(name),
       headers: this.o.headers,
     });
   }
@@ -208,35 +170,25 @@ export class Session {
     a.openedAt = this.o.clock.now();
     if (info.outlast && !this.profile.outlast && this.o.protocol !== 'sse') {
       this.outlast = true;
-      this.profile.outlast = true;
-      this.save();
+      this.learner.knowOutlast();
     } else if (!info.outlast && a.name === 'sse' && this.o.protocol === 'auto') {
       // A plain SSE server after all: no outlast query parameters, no fallback from now on.
       this.outlast = false;
     }
     if (info.heartbeatMs !== null) this.watch(info.heartbeatMs);
-    else if (a.name !== 'sse') this.stall.arm(this.o.openTimeoutMs);
-    else this.stall.arm(this.o.stallTimeoutMs);
+    else this.stall.arm(this.timing.afterHeaders(a.name));
     if (!info.outlast && a.name === 'sse') {
       // A plain SSE server: no open notice will come; the response is the open.
       this.opened({ heartbeatMs: null, maxStreamMs: null, resume: null });
     }
   }
 
-  private onOpen(info: {
-    heartbeatMs: number | null;
-    maxStreamMs: number | null;
-    resume: string | null;
-  }): void {
+  private onOpen(info: OpenInfo): void {
     if (info.heartbeatMs !== null) this.watch(info.heartbeatMs);
     this.opened(info);
   }
 
-  private opened(info: {
-    heartbeatMs: number | null;
-    maxStreamMs: number | null;
-    resume: string | null;
-  }): void {
+  private opened(info: OpenInfo): void {
     this.connections++;
     this.sink.emitter.emit('open', {
       transport: this.attempt!.name,
@@ -251,33 +203,12 @@ export class Session {
   private watch(heartbeatMs: number): void {
     const a = this.attempt!;
     a.heartbeatMs = heartbeatMs;
-    const k = this.o.stallFactor;
-    this.stall.arm(
-      a.name === 'poll' ? stallTimeout(this.pollWait(), 1 + k) : stallTimeout(heartbeatMs, k),
-    );
+    this.stall.arm(this.timing.forHeartbeat(a.name, heartbeatMs));
   }
 
   private onHeartbeat(serverMs: number | null): void {
-    const a = this.attempt!;
-    a.heartbeats++;
-    if (serverMs === null || a.name !== 'sse' || a.heartbeatMs === null) return;
-    const now = this.o.clock.now();
-    const prev = a.lastBeat;
-    a.lastBeat = { server: serverMs, local: now };
-    if (prev === null) return;
-    // Heartbeats written an interval apart but read together were held by a hop and released
-    // in a burst: buffering, which heartbeats cannot fix.
-    const sent = serverMs - prev.server;
-    if (sent >= a.heartbeatMs / 2 && now - prev.local < sent / 4) a.bursts++;
-    if (a.bursts >= BURSTS_FOR_BUFFERING) {
-      const lesson = avoidTransport(
-        this.profile,
-        'sse',
-        'buffering',
-        this.o.transports,
-        'SSE heartbeats arrive in bursts',
-        Date.now(),
-      );
+    if (this.attempt!.beat(serverMs, this.o.clock.now())) {
+      const lesson = this.learner.avoid('sse', 'buffering', 'SSE heartbeats arrive in bursts');
       this.lose('stall', null, [lesson]);
     }
   }
@@ -316,32 +247,9 @@ export class Session {
   }
 
   /** Records a lost connection: cut event, report, history. */
-  private record(cause: CutCause, info: CloseInfo | null): CutReport {
-    const a = this.attempt!;
-    const now = this.o.clock.now();
-    const opened = a.openedAt !== null;
-    const report: CutReport = {
-      cause,
-      transport: a.name,
-      atMs: Date.now(),
-      sinceOpenMs: now - (a.openedAt ?? a.startedAt),
-      sinceLastByteMs: now - (a.lastByteAt ?? a.openedAt ?? a.startedAt),
-      sinceRequestMs: now - a.startedAt,
-      origin: this.profile.origin,
-      opened,
-      bytes: a.bytes,
-      events: a.events,
-      heartbeats: a.heartbeats,
-      heartbeatMs: a.heartbeatMs,
-    };
-    if (info?.status !== undefined) report.status = info.status;
-    if (info?.server !== undefined && info.server !== null) report.server = info.server;
-    if (info?.message !== undefined) report.message = info.message;
-    this.sink.emitter.emit('cut', report);
-    if (this.outlast) this.reports?.add(report);
-    this.history.push(report);
-    if (this.history.length > HISTORY) this.history.shift();
-    return report;
+  private record(cause: CutCause, info: CloseInfo | null) {
+    const report = this.attempt!.report(cause, info, this.profile.origin, this.o.clock.now());
+    return this.cuts.record(report, this.outlast);
   }
 
   /** A connection was lost: decide whether to stop, how to adapt, and when to reconnect. */
@@ -354,81 +262,24 @@ export class Session {
     const report = this.record(cause, info);
     if (this.stopsHere(info, a.name)) return;
 
-    const lessons = [...early];
-    if (lessons.length === 0 && this.outlast && this.o.protocol !== 'sse') {
-      if (this.o.learn) {
-        lessons.push(
-          ...learnFromCut(this.profile, report, this.history, this.settings(), Date.now()),
-        );
-      } else if (a.name === 'ws' && !report.opened) {
-        // Falling back from a transport that cannot open is not learning: always on.
-        lessons.push(
-          avoidTransport(
-            this.profile,
-            'ws',
-            'refused',
-            this.o.transports,
-            'WebSocket could not open',
-            Date.now(),
-          ),
-        );
-      }
-    }
-    for (const lesson of lessons) {
-      this.sink.emitter.emit('learn', { ...lesson, profile: structuredClone(this.profile) });
-      if (lesson.switchTo !== null && lesson.switchTo !== this.current) {
-        this.sink.emitter.emit('transport', {
-          from: this.current,
-          to: lesson.switchTo,
-          reason: lesson.note,
-        });
-        this.current = lesson.switchTo;
-      }
-    }
-    if (lessons.length > 0) this.save();
-    if (this.profile.avoid[this.current] !== undefined) {
-      // Still on a transport this path refuses (every other one failed too): take the first
-      // usable one, or go on with backoff when none is left.
-      const usable = this.o.transports.find((t) => this.profile.avoid[t] === undefined);
-      if (usable !== undefined) {
-        this.sink.emitter.emit('transport', {
-          from: this.current,
-          to: usable,
-          reason: 'avoided on this path',
-        });
-        this.current = usable;
-      }
-    }
-
-    let delay: number;
-    if (cause === 'server-rotation') {
-      this.backoff.reset();
-      delay = 0;
-    } else if (lessons.length > 0) {
-      // The path was wrong, not the network: try the new policy soon (jittered, no growth).
-      this.backoff.reset();
-      delay = this.o.random() * this.o.initialDelayMs;
-    } else {
-      this.backoff.lived(report.sinceOpenMs);
-      if (this.o.maxRetries !== null && this.backoff.attempts >= this.o.maxRetries) {
-        this.stop(
-          new OutlastError(
-            'max-retries-exceeded',
-            `gave up after ${this.backoff.attempts} failed reconnects in a row (maxRetries); last cause: ${cause}`,
-          ),
-        );
-        return;
-      }
-      const floor = Math.max(this.retryFloorMs, (info?.retryAfterS ?? 0) * 1000);
-      delay = this.backoff.next(floor);
+    const lessons = this.learner.fromCut(report, this.cuts.history, this.outlast, early);
+    const decision = this.policy.next({
+      cause,
+      sinceOpenMs: report.sinceOpenMs,
+      pathChanged: lessons.length > 0,
+      floorMs: Math.max(this.retryFloorMs, (info?.retryAfterS ?? 0) * 1000),
+    });
+    if ('error' in decision) {
+      this.stop(decision.error);
+      return;
     }
     this.sink.emitter.emit('reconnecting', {
       cause,
-      transport: this.current,
-      delayMs: delay,
-      attempt: this.backoff.attempts,
+      transport: this.choice.current,
+      delayMs: decision.delayMs,
+      attempt: decision.attempt,
     });
-    this.timer = this.o.clock.setTimeout(() => this.connect(), delay);
+    this.timer = this.o.clock.setTimeout(() => this.connect(), decision.delayMs);
   }
 
   /** Statuses and answers that end the client instead of a reconnect. */
@@ -476,15 +327,5 @@ export class Session {
   private stop(error: OutlastError): void {
     this.close(false);
     this.sink.fail(error);
-  }
-
-  private settings() {
-    return { ...learnDefaults, order: this.o.transports };
-  }
-
-  private save(): void {
-    if (!this.o.learn || this.store === null) return;
-    this.profile.updatedAt = Date.now();
-    void Promise.resolve(this.store.set(this.profile)).catch(() => {});
   }
 }

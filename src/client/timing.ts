@@ -1,0 +1,69 @@
+import type { PathProfile } from './profile.js';
+import { stallTimeout } from './stall.js';
+import type { TransportName } from './transport.js';
+
+/** The options the timing reads. */
+export interface TimingOptions {
+  heartbeatMs: number | null;
+  maxStreamMs: number | null;
+  pollWaitMs: number;
+  stallFactor: number;
+  stallTimeoutMs: number | null;
+  openTimeoutMs: number;
+}
+
+/**
+ * What each attempt asks the server for (heartbeat, rotation, long-poll hold) and how long
+ * the stall watchdog waits at each step of a connection: the options, lowered by what the
+ * path profile learned.
+ */
+export class PathTiming {
+  constructor(
+    private readonly o: TimingOptions,
+    private readonly profile: PathProfile,
+  ) {}
+
+  /** The heartbeat to ask for: the smaller of the option and the learned one. */
+  heartbeat(): number | null {
+    return smallest(this.o.heartbeatMs, this.profile.heartbeatMs);
+  }
+
+  /** The rotation to ask for over `name`: the option or below a learned total clock. */
+  maxStream(name: TransportName): number | null {
+    return smallest(this.o.maxStreamMs, this.profile.maxStreamMs[name] ?? null);
+  }
+
+  /** How long each long-poll may be held. */
+  pollWait(): number {
+    return Math.min(
+      this.o.pollWaitMs,
+      this.heartbeat() ?? Number.POSITIVE_INFINITY,
+      this.maxStream('poll') ?? Number.POSITIVE_INFINITY,
+    );
+  }
+
+  /** Watchdog while waiting for a connection to open (headers, socket). */
+  opening(): number {
+    return this.o.openTimeoutMs;
+  }
+
+  /**
+   * Watchdog once headers are in without a heartbeat announcement: SSE from a plain server
+   * is open (the stall option applies), other transports still wait for their open notice.
+   */
+  afterHeaders(name: TransportName): number | null {
+    return name === 'sse' ? this.o.stallTimeoutMs : this.o.openTimeoutMs;
+  }
+
+  /** Watchdog for an announced heartbeat: k heartbeats (k + 1 holds for long-polling). */
+  forHeartbeat(name: TransportName, heartbeatMs: number): number {
+    const k = this.o.stallFactor;
+    return name === 'poll' ? stallTimeout(this.pollWait(), 1 + k) : stallTimeout(heartbeatMs, k);
+  }
+}
+
+function smallest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
