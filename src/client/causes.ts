@@ -64,6 +64,9 @@ export function classifyClose(info: CloseInfo, opened: boolean): CutCause {
       return opened ? 'mid-stream-eof' : 'network-error';
     case 'server-error':
       return 'mid-stream-eof';
+    case 'limit':
+      // The client stopped reading on purpose: a line or an event exceeded its limit.
+      return 'client-abort';
     default:
       return 'network-error';
   }

@@ -100,6 +100,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     'a non-empty list of sse, ws, poll',
   );
   check('stallFactor', o.stallFactor, o.stallFactor >= 1, 'a number >= 1');
+  for (const name of ['maxLineBytes', 'maxEventBytes'] as const) {
+    check(name, o[name], Number.isSafeInteger(o[name]) && o[name] >= 1, 'a positive integer');
+  }
   const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const Ws =
     options.WebSocket !== undefined

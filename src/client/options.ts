@@ -1,3 +1,4 @@
+import { parserDefaults } from '../wire/parser.js';
 import type { ProfileStore } from './profile.js';
 import type { FetchLike, TransportName, WebSocketLike } from './transport.js';
 
@@ -100,6 +101,19 @@ export interface ConnectOptions {
   reports?: boolean;
   /** Reports are sent in batches at most this often, ms. @default 5_000 */
   reportDelayMs?: number;
+  /**
+   * Longest SSE line accepted, bytes of UTF-8. A longer line fails the connection with
+   * `max-line-bytes-exceeded` (fatal: a reconnect would replay the same line). It also bounds
+   * what the client holds for an unfinished line.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxLineBytes?: number;
+  /**
+   * Largest event data accepted, bytes of UTF-8, on every transport. A larger event fails the
+   * connection with `max-event-bytes-exceeded` (fatal, for the same reason).
+   * @default 8_388_608 (8 MiB)
+   */
+  maxEventBytes?: number;
   /** Recent event ids remembered to drop duplicates. @default 1_024 */
   dedupeWindow?: number;
   /** Closes the connection when aborted (cause `client-abort`). @default none */
@@ -139,5 +153,7 @@ export const clientDefaults = {
   profile: 'auto' as const,
   reports: true,
   reportDelayMs: 5_000,
+  maxLineBytes: parserDefaults.maxLineBytes as number,
+  maxEventBytes: parserDefaults.maxEventBytes as number,
   dedupeWindow: 1_024,
 };

@@ -133,6 +133,8 @@ export class Session {
         url,
         headers,
         lastEventId: this.lastEventId,
+        maxLineBytes: this.o.maxLineBytes,
+        maxEventBytes: this.o.maxEventBytes,
         pollWaitMs: this.timing.pollWait(),
         currentLastEventId: () => this.lastEventId,
         fetch: this.o.fetch,
@@ -284,6 +286,12 @@ export class Session {
 
   /** Statuses and answers that end the client instead of a reconnect. */
   private stopsHere(info: CloseInfo | null, name: TransportName): boolean {
+    if (info?.kind === 'limit') {
+      // A reconnect would replay the same bytes: over a limit is fatal, never a silent drop.
+      const code = info.code === 'max-line-bytes-exceeded' ? info.code : 'max-event-bytes-exceeded';
+      this.stop(new OutlastError(code, `reading ${this.streamUrl}: ${info.message ?? code}`));
+      return true;
+    }
     if (info === null || name === 'ws') return false;
     if (info.kind === 'status') {
       const s = info.status!;

@@ -1,3 +1,4 @@
+import { utf8Length } from '../wire/utf8.js';
 /** The three ways to read an outlast stream, in the protocol's names. */
 export type TransportName = 'sse' | 'ws' | 'poll';
 
@@ -36,9 +37,10 @@ export interface CloseInfo {
    * `status`: a non-200 answer before any stream (with `status`); `network`: the request or
    * socket failed (refused, reset); `eof`: the stream ended without an end or rotate notice;
    * `refused`: the transport could not open at all (a WebSocket upgrade refused);
+   * `limit`: a line or an event exceeded `maxLineBytes` / `maxEventBytes` (`code` says which);
    * `content-type`: a 200 that is not `text/event-stream`; `server-error`: an error frame.
    */
-  kind: 'status' | 'network' | 'eof' | 'refused' | 'content-type' | 'server-error';
+  kind: 'status' | 'network' | 'eof' | 'refused' | 'content-type' | 'server-error' | 'limit';
   /** HTTP status of the failed response, when there was one. */
   status?: number;
   /** Its `server` header (names the intermediary that answered: `cloudflare`, `envoy`...). */
@@ -108,6 +110,10 @@ export interface TransportContext {
   headers: Record<string, string>;
   /** The id to resume after, or `null`. */
   lastEventId: string | null;
+  /** Longest SSE line, bytes of UTF-8 (`maxLineBytes`). */
+  maxLineBytes: number;
+  /** Largest event data, bytes of UTF-8, on every transport (`maxEventBytes`). */
+  maxEventBytes: number;
   /** Long-polling: how long each poll may be held, ms. */
   pollWaitMs: number;
   /** Long-polling: the id to resume after at each poll (moves as events arrive). */
@@ -171,4 +177,15 @@ export async function statusClose(res: Response): Promise<CloseInfo> {
 export function intHeader(res: Response, name: string): number | null {
   const v = res.headers.get(name);
   return v !== null && /^\d{1,12}$/.test(v) ? Number(v) : null;
+}
+
+/** The `limit` close for an event whose data is larger than `maxEventBytes`, or `null`. */
+export function eventTooLarge(data: string, maxEventBytes: number): CloseInfo | null {
+  // Cheap bound first: a UTF-16 unit is at most 3 bytes of UTF-8.
+  if (data.length * 3 <= maxEventBytes || utf8Length(data) <= maxEventBytes) return null;
+  return {
+    kind: 'limit',
+    code: 'max-event-bytes-exceeded',
+    message: `an event's data is larger than maxEventBytes (${maxEventBytes} bytes)`,
+  };
 }

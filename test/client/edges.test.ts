@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ClientEvent, type CommentNotice, connect } from '../../src/client/index.js';
 import { resolveUrl } from '../../src/client/urls.js';
 import { isOutlastError } from '../../src/errors.js';
-import { testOptions, until } from './helpers.js';
+import { startTestServer, testOptions, until } from './helpers.js';
 
 /*
  * The client's edges: URLs, ids, comments. A small fixture server plays any plain SSE
@@ -111,4 +111,58 @@ describe('comments', () => {
     ]);
     conn.close();
   });
+});
+
+describe('line and event limits', () => {
+  it('a 7 MB data line is a typed error (max-line-bytes-exceeded), never a silent drop', async () => {
+    const origin = await fixture((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: before\n\n');
+      res.end(`data: ${'x'.repeat(7 * 1024 * 1024)}\n\ndata: after\n\n`);
+    });
+    const conn = connect(`${origin}/s`, testOptions({ protocol: 'sse' }));
+    const got: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of conn) got.push(e.data);
+      })(),
+    ).rejects.toMatchObject({ code: 'max-line-bytes-exceeded' });
+    expect(got).toEqual(['before']);
+    await expect(conn.done).rejects.toMatchObject({ code: 'max-line-bytes-exceeded' });
+  });
+
+  it('maxLineBytes and maxEventBytes are options of connect()', async () => {
+    const origin = await fixture((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${'a'.repeat(100)}\ndata: ${'b'.repeat(100)}\n\n`);
+    });
+    const ok = connect(`${origin}/s`, testOptions({ protocol: 'sse', maxLineBytes: 200 }));
+    const first = await ok[Symbol.asyncIterator]().next();
+    expect(first.value?.data.length).toBe(201);
+    ok.close();
+    const small = connect(`${origin}/s`, testOptions({ protocol: 'sse', maxEventBytes: 150 }));
+    await expect(small.done).rejects.toMatchObject({ code: 'max-event-bytes-exceeded' });
+    expect(() => connect(`${origin}/s`, { maxLineBytes: 0 })).toThrow(/maxLineBytes/);
+  });
+
+  it.each(['sse', 'ws', 'poll'] as const)(
+    'an event over maxEventBytes on %s fails with max-event-bytes-exceeded',
+    async (transport) => {
+      const server = await startTestServer();
+      try {
+        await server.outlast.publish('s', { data: 'small' });
+        await server.outlast.publish('s', { data: 'y'.repeat(5000) });
+        const conn = connect(
+          `${server.base}/streams/s`,
+          testOptions({ transports: [transport], protocol: 'outlast', maxEventBytes: 4096 }),
+        );
+        const got: string[] = [];
+        conn.on('event', (e) => got.push(e.data));
+        await expect(conn.done).rejects.toMatchObject({ code: 'max-event-bytes-exceeded' });
+        expect(got).toEqual(['small']);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 });

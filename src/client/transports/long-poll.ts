@@ -1,4 +1,5 @@
 import {
+  eventTooLarge,
   statusClose,
   type Transport,
   type TransportContext,
@@ -85,11 +86,17 @@ export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Trans
       for (const e of body.events ?? []) {
         if (done) return;
         const id = typeof e.id === 'string' ? e.id : undefined;
+        const data = typeof e.data === 'string' ? e.data : JSON.stringify(e.data ?? null);
+        const tooLarge = eventTooLarge(data, ctx.maxEventBytes);
+        if (tooLarge !== null) {
+          finish(() => h.closed(tooLarge));
+          return;
+        }
         h.event({
           id,
           lastEventId: id ?? '',
           type: typeof e.event === 'string' ? e.event : 'message',
-          data: typeof e.data === 'string' ? e.data : JSON.stringify(e.data ?? null),
+          data,
         });
       }
       if (body.end === true) {

@@ -75,11 +75,15 @@ export function openSse(ctx: TransportContext, h: TransportHandlers): Transport 
         } else h.heartbeat(null);
       },
       onRetry: (ms) => h.retry(ms),
-      // An over-long line or event is dropped and parsing goes on: one bad event must not
-      // kill a stream that the next reconnect would replay identically.
-      onError: () => {},
+      // An over-long line or event is a typed, fatal error, never a silent drop: the
+      // connection stops here (a reconnect would replay the same bytes).
+      onError: (error) =>
+        finish(() => {
+          controller.abort();
+          h.closed({ kind: 'limit', code: error.code, message: error.message });
+        }),
     },
-    {},
+    { maxLineBytes: ctx.maxLineBytes, maxEventBytes: ctx.maxEventBytes },
   );
   parser.reset({ lastEventId: ctx.lastEventId ?? '' });
 

@@ -1,4 +1,9 @@
-import type { Transport, TransportContext, TransportHandlers } from '../transport.js';
+import {
+  eventTooLarge,
+  type Transport,
+  type TransportContext,
+  type TransportHandlers,
+} from '../transport.js';
 import { describe } from './sse.js';
 
 /**
@@ -69,11 +74,20 @@ export function openWebSocket(ctx: TransportContext, h: TransportHandlers): Tran
         break;
       case 'event': {
         const id = typeof m.id === 'string' ? m.id : undefined;
+        const data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data ?? null);
+        const tooLarge = eventTooLarge(data, ctx.maxEventBytes);
+        if (tooLarge !== null) {
+          finish(() => {
+            ws.close(1000);
+            h.closed(tooLarge);
+          });
+          break;
+        }
         h.event({
           id,
           lastEventId: id ?? '',
           type: typeof m.event === 'string' ? m.event : 'message',
-          data: typeof m.data === 'string' ? m.data : JSON.stringify(m.data ?? null),
+          data,
         });
         break;
       }
