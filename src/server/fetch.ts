@@ -101,21 +101,27 @@ function toResponse(reply: Reply, maxBufferBytes: number, signal: AbortSignal): 
   return new Response(sink.stream, { status: reply.status, headers: reply.headers });
 }
 
+/** The core's view of a fetch `Request`. */
+export function fetchIncoming(request: Request): Incoming {
+  return {
+    method: request.method,
+    url: new URL(request.url),
+    header: (name) => request.headers.get(name),
+    request: () => request,
+    body: (limit) => readBody(request, limit),
+    onClose: (listener) => request.signal.addEventListener('abort', listener, { once: true }),
+  };
+}
+
 /**
  * The fetch-style adapter: `(request) => Promise<Response>` for Hono, Bun, Deno, Workers and
- * Next.js route handlers. SSE and long-polling; WebSocket needs `attachWebSocket` on Node.
+ * Next.js route handlers. SSE and long-polling; WebSocket needs the runtime's binding
+ * (`attachWebSocket` on Node, `outlast/bun`, `outlast/deno`, `outlast/workers`).
  */
 export function createFetchHandler(core: ServerCore): (request: Request) => Promise<Response> {
   return async (request) => {
-    const url = new URL(request.url);
-    const inc: Incoming = {
-      method: request.method,
-      url,
-      header: (name) => request.headers.get(name),
-      request: () => request,
-      body: (limit) => readBody(request, limit),
-      onClose: (listener) => request.signal.addEventListener('abort', listener, { once: true }),
-    };
+    const inc = fetchIncoming(request);
+    const url = inc.url;
     const reply =
       (await handle(core, inc)) ?? errorReply(404, 'unknown-route', `no route for ${url.pathname}`);
     return toResponse(reply, core.o.maxBufferBytes, request.signal);

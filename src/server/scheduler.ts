@@ -9,6 +9,8 @@
  * skipped until their turn.
  */
 
+import { unrefTimer } from '../unref.js';
+
 /** Something the wheel fires. */
 export interface WheelEntry {
   /** Due time, Unix ms; maintained by the wheel. */
@@ -44,12 +46,8 @@ export class TimerWheel {
     this.tickMs = Math.max(1, Math.floor(options.tickMs));
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? {
-      setInterval: (fn, ms) => {
-        const t = setInterval(fn, ms);
-        t.unref();
-        return t;
-      },
-      clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+      setInterval: (fn, ms) => unrefTimer(setInterval(fn, ms)),
+      clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
     };
     for (let i = 0; i < SLOTS; i++) this.slots.push(new Set());
     this.cursor = Math.floor(this.now() / this.tickMs);

@@ -1,4 +1,5 @@
 import { OutlastError } from '../errors.js';
+import { unrefTimer } from '../unref.js';
 import { formatEventId, newEpoch, parseEventId } from './ids.js';
 import type {
   EventInput,
@@ -265,7 +266,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   }
 
   const timer =
-    o.sweepIntervalMs === null ? undefined : setInterval(sweep, o.sweepIntervalMs).unref();
+    o.sweepIntervalMs === null ? undefined : unrefTimer(setInterval(sweep, o.sweepIntervalMs));
 
   return {
     get size() {
