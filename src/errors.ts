@@ -44,6 +44,7 @@ export type OutlastErrorCode =
   | 'unexpected-response'
   | 'max-retries-exceeded'
   | 'invalid-url'
+  | 'job-start-failed'
   // generic misuse
   | 'invalid-option';
 

@@ -4,6 +4,8 @@ import type { CloseInfo, TransportName } from './transport.js';
  * Why a connection was lost (docs/protocol.md, "Cut reports"; docs/client.md, "Causes").
  * - `intermediary-error`: an error status before any stream (502, 503, 504, 524...): some hop
  *   answered instead of the server; `status` and `server` say which.
+ * - `server-error`: an error status from the server itself (its JSON error body names a
+ *   code: a 404 `unknown-stream`, a 503 `overloaded`), not blamed on a hop.
  * - `mid-stream-eof`: the stream ended cleanly without an end or rotate notice (a clock
  *   fired after headers and the hop closed the connection).
  * - `stall`: no byte within k heartbeats (silent drop, or a buffering hop).
@@ -13,6 +15,7 @@ import type { CloseInfo, TransportName } from './transport.js';
  */
 export type CutCause =
   | 'intermediary-error'
+  | 'server-error'
   | 'mid-stream-eof'
   | 'stall'
   | 'network-error'
@@ -56,6 +59,8 @@ export interface CutReport {
 export function classifyClose(info: CloseInfo, opened: boolean): CutCause {
   switch (info.kind) {
     case 'status':
+      // A JSON error body with a code is the server's own answer (passed on by the hops).
+      return info.code !== undefined && info.code !== null ? 'server-error' : 'intermediary-error';
     case 'content-type':
       return 'intermediary-error';
     case 'refused':

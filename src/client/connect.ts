@@ -1,6 +1,6 @@
 import { OutlastError } from '../errors.js';
 import { AsyncQueue, Emitter } from './emitter.js';
-import { startJob } from './job.js';
+import { awaitJobOutcome, type JobRequests, startJobRetrying } from './job.js';
 import { startTransport } from './learn.js';
 import { type ConnectOptions, clientDefaults, realClock } from './options.js';
 import {
@@ -162,28 +162,36 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       resolveDone(notice);
     },
     fail,
+    jobOutcome: () => awaitJobOutcome(resultUrl!, requests),
   };
+  const requests: JobRequests = {
+    fetch: fetchFn,
+    headers: async () => o.headers,
+    clock: sessionOptions.clock,
+    random: sessionOptions.random,
+    signal: aborter.signal,
+    initialDelayMs: o.initialDelayMs,
+    maxDelayMs: o.maxDelayMs,
+  };
+  let resultUrl: string | null = null;
 
   const start = async () => {
-    let resultUrl: string | null = null;
     if (options.body !== undefined) {
-      let tries = 0;
-      for (;;) {
-        const started = await startJob(href, options.body, o.headers, fetchFn, aborter.signal);
-        if ('jobId' in started) {
-          streamUrl = started.stream;
-          resultUrl = started.result;
-          break;
-        }
-        if (++tries >= o.maxStartAttempts || closed) {
-          throw new OutlastError(
-            'unexpected-response',
-            `could not start the job at ${href}: ${started.message}`,
-          );
-        }
-        const wait = started.retryAfterMs ?? Math.random() * o.initialDelayMs * 2 ** tries;
-        await new Promise((r) => sessionOptions.clock.setTimeout(() => r(null), wait));
-      }
+      const started = await startJobRetrying(
+        href,
+        options.body,
+        requests,
+        o.maxStartAttempts,
+        (retry) =>
+          emitter.emit('reconnecting', {
+            cause: retry.cause,
+            transport: o.transports[0]!,
+            delayMs: retry.delayMs,
+            attempt: retry.attempt,
+          }),
+      );
+      streamUrl = started.stream;
+      resultUrl = started.result;
     } else resultUrl = streamRoutes(streamUrl).result;
     if (closed) return;
     const origin = new URL(streamUrl).origin;

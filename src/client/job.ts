@@ -1,6 +1,48 @@
 import { OutlastError } from '../errors.js';
+import { Backoff } from './backoff.js';
+import type { CutCause } from './causes.js';
+import type { Clock } from './options.js';
 import { errorCode, type FetchLike, retryAfterSeconds } from './transport.js';
 import { describe } from './transports/sse.js';
+
+/** Request headers, resolved for each request (a token may have been refreshed). */
+export type HeaderSource = () => Promise<Record<string, string>>;
+
+/** What the job requests need besides their URL. */
+export interface JobRequests {
+  fetch: FetchLike;
+  headers: HeaderSource;
+  clock: Clock;
+  random: () => number;
+  /** Aborted by `close()`: stops every wait and request. */
+  signal: AbortSignal;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** The error of a wait that `close()` interrupted. */
+function closedError(): OutlastError {
+  return new OutlastError('client-closed', 'the connection was closed by close() or its signal');
+}
+
+/** Waits `ms` on `clock`; rejects with `client-closed` (and clears the timer) on abort. */
+export function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(closedError());
+      return;
+    }
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(closedError());
+    };
+    const timer = clock.setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 /** A started job: where its stream and its result are. */
 export interface StartedJob {
@@ -22,7 +64,7 @@ export async function startJob(
   headers: Record<string, string>,
   fetch: FetchLike,
   signal: AbortSignal,
-): Promise<StartedJob | { retryAfterMs: number | null; message: string }> {
+): Promise<StartedJob | { retryAfterMs: number | null; message: string; cause: CutCause }> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -32,8 +74,8 @@ export async function startJob(
       signal,
     });
   } catch (error) {
-    if (signal.aborted) throw new OutlastError('client-closed', 'the connection was closed');
-    return { retryAfterMs: null, message: describe(error) };
+    if (signal.aborted) throw closedError();
+    return { retryAfterMs: null, message: describe(error), cause: 'network-error' };
   }
   let text: string;
   try {
@@ -41,7 +83,12 @@ export async function startJob(
   } catch (error) {
     // The answer was cut mid-body: the job may have started, but its id is lost. Starting
     // it again is the only way on (the first run is orphaned; docs/client.md, "Jobs").
-    return { retryAfterMs: null, message: `the answer was cut: ${describe(error)}` };
+    if (signal.aborted) throw closedError();
+    return {
+      retryAfterMs: null,
+      message: `the answer was cut: ${describe(error)}`,
+      cause: 'mid-stream-eof',
+    };
   }
   if (res.status === 202 || res.status === 200 || res.status === 201) {
     try {
@@ -67,7 +114,12 @@ export async function startJob(
   }
   if (RETRYABLE.has(res.status)) {
     const s = retryAfterSeconds(res.headers.get('retry-after'));
-    return { retryAfterMs: s === null ? null : s * 1000, message: `HTTP ${res.status}` };
+    const code = errorCode(text);
+    return {
+      retryAfterMs: s === null ? null : s * 1000,
+      message: `HTTP ${res.status}${code === null ? '' : ` (${code})`}`,
+      cause: code === null ? 'intermediary-error' : 'server-error',
+    };
   }
   throw statusError(res.status, errorCode(text), `starting the job at ${url}`);
 }
@@ -100,21 +152,111 @@ export interface JobRecordLike {
   error?: { code?: string; message?: string };
 }
 
-/** Fetches a job's record; `null` when unavailable (expired, unreachable). */
-export async function fetchJobRecord(
-  url: string,
-  headers: Record<string, string>,
-  fetch: FetchLike,
-): Promise<JobRecordLike | null> {
+/** One answer of `GET {base}/jobs/{id}`: a record, a final refusal, or worth another try. */
+type RecordAnswer =
+  | { record: JobRecordLike }
+  | { fatal: OutlastError }
+  | { retry: string; retryAfterMs: number | null };
+
+async function fetchJobRecord(url: string, r: JobRequests): Promise<RecordAnswer> {
+  let res: Response;
   try {
-    const res = await fetch(url, { headers: { accept: 'application/json', ...headers } });
-    if (res.status !== 200) {
-      await res.body?.cancel().catch(() => {});
-      return null;
+    const headers = await r.headers();
+    res = await r.fetch(url, {
+      headers: { accept: 'application/json', ...headers },
+      signal: r.signal,
+      cache: 'no-store',
+    });
+  } catch (error) {
+    if (r.signal.aborted) return { fatal: closedError() };
+    return { retry: describe(error), retryAfterMs: null };
+  }
+  let text = '';
+  try {
+    text = await res.text();
+  } catch (error) {
+    if (r.signal.aborted) return { fatal: closedError() };
+    return { retry: `the answer was cut: ${describe(error)}`, retryAfterMs: null };
+  }
+  if (res.status === 200) {
+    try {
+      const record = JSON.parse(text) as JobRecordLike;
+      if (typeof record?.state === 'string') return { record };
+    } catch {
+      // Below: a 200 that is not a record is some hop's answer; try again.
     }
-    return (await res.json()) as JobRecordLike;
-  } catch {
-    return null;
+    return { retry: 'HTTP 200 without a job record', retryAfterMs: null };
+  }
+  if (res.status === 408 || res.status === 429 || res.status >= 500) {
+    // The GET is idempotent: an intermediary's 502/504, or an overloaded server, is retried.
+    const s = retryAfterSeconds(res.headers.get('retry-after'));
+    return { retry: `HTTP ${res.status}`, retryAfterMs: s === null ? null : s * 1000 };
+  }
+  const code = errorCode(text);
+  return {
+    fatal: statusError(res.status, res.status === 404 ? 'unknown-job' : code, `reading ${url}`),
+  };
+}
+
+/**
+ * A job's outcome from its record (`GET {base}/jobs/{id}`), for a stream that ended or
+ * expired without its final event. Never settles without an outcome: a record that still
+ * says `running` (the stream was evicted while the job runs) and every transient failure
+ * (an intermediary's 502/504, a network error) are retried with full-jitter backoff until the
+ * record is settled. Rejects with `unknown-job` when the server has no such job (404), with
+ * `unauthorized` / `forbidden`, or `client-closed`.
+ */
+export async function awaitJobOutcome(
+  url: string,
+  r: JobRequests,
+): Promise<{ result?: unknown; error?: OutlastError }> {
+  const backoff = new Backoff({ ...r, healthyAfterMs: Number.POSITIVE_INFINITY }, r.random);
+  for (;;) {
+    const answer = await fetchJobRecord(url, r);
+    if ('fatal' in answer) throw answer.fatal;
+    let floor = 0;
+    if ('record' in answer) {
+      if (answer.record.state !== 'running') return fromRecord(answer.record);
+    } else floor = answer.retryAfterMs ?? 0;
+    await pause(r.clock, backoff.next(floor), r.signal);
+  }
+}
+
+/** What the job-starting loop tells the connection before each retry. */
+export type StartRetryListener = (retry: {
+  cause: CutCause;
+  delayMs: number;
+  attempt: number;
+  message: string;
+}) => void;
+
+/**
+ * Starts a job, retrying refusals worth retrying (nothing listening, overload, an
+ * intermediary's error) with full-jitter backoff, at most `maxAttempts` times in all, and
+ * telling `onRetry` before each wait. A POST is not idempotent, hence the bound: each retry
+ * after a cut answer may leave one more run on the server.
+ * @throws {OutlastError} `job-start-failed` after the last attempt, with its cause.
+ */
+export async function startJobRetrying(
+  url: string,
+  body: unknown,
+  r: JobRequests,
+  maxAttempts: number,
+  onRetry: StartRetryListener,
+): Promise<StartedJob> {
+  const backoff = new Backoff({ ...r, healthyAfterMs: Number.POSITIVE_INFINITY }, r.random);
+  for (let attempt = 1; ; attempt++) {
+    const started = await startJob(url, body, await r.headers(), r.fetch, r.signal);
+    if ('jobId' in started) return started;
+    if (attempt >= maxAttempts) {
+      throw new OutlastError(
+        'job-start-failed',
+        `could not start the job at ${url} in ${attempt} attempts (maxStartAttempts); last: ${started.message}`,
+      );
+    }
+    const delayMs = backoff.next(started.retryAfterMs ?? 0);
+    onRetry({ cause: started.cause, delayMs, attempt, message: started.message });
+    await pause(r.clock, delayMs, r.signal);
   }
 }
 

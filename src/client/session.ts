@@ -4,7 +4,7 @@ import { type CutCause, classifyClose } from './causes.js';
 import { CutLog } from './cut-log.js';
 import { Dedupe } from './dedupe.js';
 import type { Emitter } from './emitter.js';
-import { fetchJobRecord, fromRecord, JOB_ERROR, parseFinal, RESULT, statusError } from './job.js';
+import { JOB_ERROR, parseFinal, RESULT, statusError } from './job.js';
 import type { Lesson } from './learn.js';
 import type { Clock, ConnectOptions } from './options.js';
 import { PathLearner } from './path-learner.js';
@@ -37,6 +37,11 @@ export interface SessionSink {
   deliver(event: ClientEvent): void;
   finish(final: { result?: unknown; error?: OutlastError }): void;
   fail(error: OutlastError): void;
+  /**
+   * The job's outcome from its record, for a job stream that ended or expired without its
+   * final event; retries until the record is settled, rejects with a fatal error.
+   */
+  jobOutcome(): Promise<{ result?: unknown; error?: OutlastError }>;
 }
 
 /**
@@ -242,8 +247,8 @@ export class Session {
   private async onEnd(): Promise<void> {
     this.close(false);
     if (this.final === null && this.resultUrl !== null) {
-      const record = await fetchJobRecord(this.resultUrl, this.o.headers, this.o.fetch);
-      if (record !== null) this.final = fromRecord(record);
+      await this.settleFromRecord();
+      return;
     }
     this.sink.finish(this.final ?? {});
   }
@@ -322,14 +327,22 @@ export class Session {
     return false;
   }
 
+  /** A job's result is never `undefined`: without its final event, its record settles it. */
   private async settleFromRecord(): Promise<void> {
     this.close(false);
-    const record = await fetchJobRecord(this.resultUrl!, this.o.headers, this.o.fetch);
-    if (record === null) {
-      this.sink.fail(statusError(404, 'unknown-job', `reading ${this.streamUrl}`));
+    if (this.final !== null) {
+      this.sink.finish(this.final);
       return;
     }
-    this.sink.finish(this.final ?? fromRecord(record));
+    try {
+      this.sink.finish(await this.sink.jobOutcome());
+    } catch (error) {
+      this.sink.fail(
+        error instanceof OutlastError
+          ? error
+          : new OutlastError('unexpected-response', String(error), { cause: error }),
+      );
+    }
   }
 
   private stop(error: OutlastError): void {

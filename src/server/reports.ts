@@ -4,6 +4,7 @@ import { emptyReply, errorReply, type Incoming, type Reply } from './http.js';
 /** Causes a client may report (docs/protocol.md, "Cut reports"); others count as `other`. */
 export const reportCauses = new Set([
   'intermediary-error',
+  'server-error',
   'mid-stream-eof',
   'stall',
   'network-error',

@@ -1,32 +1,19 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ClientEvent, type CommentNotice, connect } from '../../src/client/index.js';
 import { resolveUrl } from '../../src/client/urls.js';
 import { isOutlastError } from '../../src/errors.js';
-import { startTestServer, testOptions, until } from './helpers.js';
+import { closeFixtures, httpFixture, startTestServer, testOptions, until } from './helpers.js';
 
 /*
  * The client's edges: URLs, ids, comments. A small fixture server plays any plain SSE
  * endpoint (no outlast headers) so that every byte on the wire is the test's.
  */
 
-const servers: Server[] = [];
 afterEach(async () => {
   vi.unstubAllGlobals();
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
+  await closeFixtures();
 });
-
-/** A plain HTTP server on port 0; returns its origin. */
-async function fixture(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-  const s = createServer(handler);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
 
 describe('URLs', () => {
   it('refuses what is not an http(s) URL with invalid-url, at once', () => {
@@ -53,7 +40,7 @@ describe('URLs', () => {
   });
 
   it('connect() in a page reads a relative stream URL', async () => {
-    const origin = await fixture((_req, res) => {
+    const origin = await httpFixture((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end('data: hello\n\n');
     });
@@ -69,7 +56,7 @@ describe('URLs', () => {
 describe('last event id', () => {
   it('an empty id: resets it: conn.lastEventId is null, not the initial option; each event carries the id at its dispatch', async () => {
     const seen: Array<string | undefined> = [];
-    const origin = await fixture((req, res) => {
+    const origin = await httpFixture((req, res) => {
       seen.push(req.headers['last-event-id'] as string | undefined);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       if (seen.length === 1) {
@@ -95,7 +82,7 @@ describe('last event id', () => {
 
 describe('comments', () => {
   it('the comment listener sees every comment line, heartbeats included', async () => {
-    const origin = await fixture((_req, res) => {
+    const origin = await httpFixture((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(': hello there\n\n:\n\n: hb 1733097600000\n\n');
       res.end('data: x\n\n');
@@ -115,7 +102,7 @@ describe('comments', () => {
 
 describe('line and event limits', () => {
   it('a 7 MB data line is a typed error (max-line-bytes-exceeded), never a silent drop', async () => {
-    const origin = await fixture((_req, res) => {
+    const origin = await httpFixture((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: before\n\n');
       res.end(`data: ${'x'.repeat(7 * 1024 * 1024)}\n\ndata: after\n\n`);
@@ -132,7 +119,7 @@ describe('line and event limits', () => {
   });
 
   it('maxLineBytes and maxEventBytes are options of connect()', async () => {
-    const origin = await fixture((_req, res) => {
+    const origin = await httpFixture((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(`data: ${'a'.repeat(100)}\ndata: ${'b'.repeat(100)}\n\n`);
     });

@@ -1,3 +1,5 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import type { ConnectOptions, WebSocketLike } from '../../src/client/index.js';
 import { memoryProfileStore } from '../../src/client/index.js';
@@ -60,4 +62,27 @@ export async function collect(conn: AsyncIterable<{ id: string | null; data: str
   const got: Array<{ id: string | null; data: string }> = [];
   for await (const e of conn) got.push(e);
   return got;
+}
+
+const fixtures: Server[] = [];
+
+/**
+ * A plain HTTP server on 127.0.0.1, port 0, that answers with `handler` (any endpoint the
+ * test plays byte for byte); returns its origin. Closed by {@link closeFixtures}.
+ */
+export async function httpFixture(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<string> {
+  const s = createServer(handler);
+  fixtures.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+/** Closes every {@link httpFixture} server (use in `afterEach`). */
+export async function closeFixtures(): Promise<void> {
+  for (const s of fixtures.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
 }
