@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ClientEvent, type CommentNotice, connect } from '../../src/client/index.js';
 import { resolveUrl } from '../../src/client/urls.js';
