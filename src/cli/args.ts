@@ -41,3 +41,13 @@ export function* readArgs(argv: readonly string[]): Generator<CliArg> {
     };
   }
 }
+
+/** `HOST:PORT` (or `PORT`, or `[::1]:PORT`) of a `--flag`. */
+export function parseHostPort(flag: string, text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$|^(\d+)$/.exec(text.trim());
+  if (m === null)
+    throw new UsageError(`--${flag} "${text}" must be HOST:PORT, e.g. 127.0.0.1:8080`);
+  const port = Number(m[3] ?? m[4]);
+  if (port > 65_535) throw new UsageError(`--${flag} port ${port} is above 65535`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}

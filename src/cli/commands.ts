@@ -1,6 +1,7 @@
 import type { CliCommand } from './command.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
+import { gatewayCommand } from './gateway.js';
 import { probeCommand } from './probe.js';
 import { probeServerCommand } from './probe-server.js';
 import { proxyCommand } from './proxy.js';
@@ -11,6 +12,7 @@ import { proxyCommand } from './proxy.js';
  */
 export const commands: CliCommand[] = [
   proxyCommand,
+  gatewayCommand,
   probeCommand,
   probeServerCommand,
   configCommand,

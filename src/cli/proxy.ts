@@ -8,7 +8,7 @@ import {
   type Preset,
   presets,
 } from '../proxy/index.js';
-import { readArgs } from './args.js';
+import { parseHostPort, readArgs } from './args.js';
 import { type CliCommand, type CliContext, UsageError } from './command.js';
 import { formatDuration, parseDuration } from './duration.js';
 
@@ -140,15 +140,6 @@ function parseKnob(spec: KnobSpec, text: string | undefined, knobs: Record<strin
 }
 
 /** Splits `HOST:PORT` (`[::1]:8080`, `:8080`, `8080`). */
-function parseHostPort(flag: string, text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$|^(\d+)$/.exec(text.trim());
-  if (m === null)
-    throw new UsageError(`--${flag} "${text}" must be HOST:PORT, e.g. 127.0.0.1:8080`);
-  const port = Number(m[3] ?? m[4]);
-  if (port > 65_535) throw new UsageError(`--${flag} port ${port} is above 65535`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
-}
-
 /** Every preset with the parameters it sets and its source. */
 export function formatPresets(list: readonly Preset[] = presets): string {
   const lines: string[] = [];

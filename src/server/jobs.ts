@@ -44,6 +44,22 @@ export interface JobHandle {
   cancel(reason?: string): Promise<boolean>;
 }
 
+/**
+ * Thrown by a job function to fail with a code of its own and JSON details: the record's
+ * `error` and the final `outlast.error` event carry `{ ...details, code, message }` instead of
+ * the generic `job-failed` (the gateway's `upstream-status` with the upstream's `status`).
+ */
+export class JobError extends OutlastError<string> {
+  constructor(
+    code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
 /** 128 bits from the platform CSPRNG, base64url without padding. */
 export function newJobId(): string {
   const bytes = new Uint8Array(16);
@@ -131,7 +147,10 @@ export class JobRunner {
             : value instanceof Error
               ? value.message
               : String(value);
-        record.error = { code, message };
+        record.error =
+          state === 'failed' && value instanceof JobError
+            ? { ...value.details, code: value.code, message: value.message }
+            : { code, message };
         final = { event: 'outlast.error', data: JSON.stringify(record.error) };
         if (state === 'cancelled') controller.abort(new OutlastError('job-cancelled', message));
       }

@@ -1,0 +1,258 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, until } from '../helpers/server.js';
+import {
+  readSse,
+  startTestGateway,
+  startTestUpstream,
+  type TestGateway,
+  type TestUpstream,
+  userEvents,
+} from './helpers.js';
+
+let up: TestUpstream;
+let gw: TestGateway | undefined;
+let garbage: Server;
+let garbageUrl: string;
+const garbageSockets = new Set<Socket>();
+
+beforeAll(async () => {
+  up = await startTestUpstream({
+    '/ocr': (_req, res, body) => {
+      const t = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-ocr': 'done' });
+        res.end(JSON.stringify({ pages: 9, input: JSON.parse(body.toString() || 'null') }));
+      }, 300);
+      res.once('close', () => clearTimeout(t));
+    },
+    '/fail': (_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"detail":"model overloaded"}');
+    },
+    '/silent': () => {},
+    '/reset': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: one\n\n');
+      setTimeout(() => res.socket?.resetAndDestroy(), 50);
+    },
+    '/huge-line': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: before\n\n');
+      // A 100 MB line, written as fast as the gateway takes it (it stops reading early).
+      const chunk = Buffer.alloc(1 << 20, 0x61);
+      let sent = 0;
+      const write = () => {
+        while (sent < 100 && !res.destroyed) {
+          sent++;
+          if (!res.write(chunk)) {
+            res.once('drain', write);
+            return;
+          }
+        }
+        if (!res.destroyed) res.end('\n\n');
+      };
+      write();
+    },
+    '/binary': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.from([0xff, 0x00, 0xfe]));
+    },
+  });
+  // Something that is not HTTP at all.
+  garbage = createServer((s) => {
+    garbageSockets.add(s);
+    s.once('close', () => garbageSockets.delete(s));
+    s.on('error', () => {});
+    s.end('SSH-2.0-OpenSSH_9.6\r\n\x00\x01garbage');
+  });
+  await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+  garbageUrl = `http://127.0.0.1:${(garbage.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await up.close();
+  for (const s of garbageSockets) s.destroy();
+  await new Promise<void>((resolve) => garbage.close(() => resolve()));
+});
+afterEach(async () => {
+  const g = gw!;
+  await until(
+    () => {
+      const s = g.gateway.stats();
+      return s.runs === 0 && s.connections === 0 && s.passing === 0;
+    },
+    `gateway idle (${JSON.stringify(g.gateway.stats())})`,
+  );
+  await g.close();
+  gw = undefined;
+  up.hits.clear();
+  up.aborted.clear();
+});
+
+async function waitJob(url: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const r = (await (await fetch(url)).json()) as Record<string, unknown>;
+    if (r.state !== 'running') return r;
+    await sleep(20);
+  }
+}
+
+describe('long requests become jobs', () => {
+  it('Prefer: respond-async: 202 at once, the upstream answer is the result', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const started = Date.now();
+    const res = await fetch(`${gw.url}/ocr`, {
+      method: 'POST',
+      headers: { prefer: 'respond-async', 'content-type': 'application/json' },
+      body: '{"document":"scan.pdf"}',
+    });
+    expect(res.status).toBe(202);
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(res.headers.get('preference-applied')).toBe('respond-async');
+    const job = (await res.json()) as { jobId: string; result: string; stream: string };
+    expect(res.headers.get('location')).toBe(job.result);
+    const record = await waitJob(`${gw.url}${job.result}`);
+    expect(record.state).toBe('succeeded');
+    const result = record.result as {
+      status: number;
+      headers: Record<string, string>;
+      body: string;
+    };
+    expect(result.status).toBe(200);
+    expect(result.headers['x-ocr']).toBe('done');
+    expect(JSON.parse(result.body)).toEqual({ pages: 9, input: { document: 'scan.pdf' } });
+    // Prefer: respond-async is the gateway's; the upstream gets a plain request.
+    expect(up.seen.get('/ocr')!.prefer).toBeUndefined();
+  });
+
+  it('a route rule makes a job without the header; DELETE aborts the upstream request', async () => {
+    gw = await startTestGateway({
+      upstream: up.url,
+      routes: [{ method: 'POST', path: '/ocr', mode: 'job' }],
+    });
+    const res = await fetch(`${gw.url}/ocr`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as { result: string };
+    await until(() => up.hits.get('/ocr') === 1, 'upstream reached');
+    const del = await fetch(`${gw.url}${job.result}`, { method: 'DELETE' });
+    expect(del.status).toBe(202);
+    const record = await waitJob(`${gw.url}${job.result}`);
+    expect(record.state).toBe('cancelled');
+    await until(() => up.aborted.get('/ocr') === 1, 'upstream request aborted');
+  });
+
+  it('binary answers are kept in base64; an answer past maxResultBytes fails the job', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const ok = (await (
+      await fetch(`${gw.url}/binary`, { headers: { prefer: 'respond-async' } })
+    ).json()) as { result: string };
+    expect((await waitJob(`${gw.url}${ok.result}`)).result).toMatchObject({
+      body: '/wD+',
+      bodyEncoding: 'base64',
+    });
+    await gw.close();
+    gw = await startTestGateway({ upstream: up.url, maxResultBytes: 2 });
+    const res = await fetch(`${gw.url}/binary`, { headers: { prefer: 'respond-async' } });
+    const job = (await res.json()) as { result: string };
+    const record = await waitJob(`${gw.url}${job.result}`);
+    expect(record.state).toBe('failed');
+    expect(record.error).toMatchObject({ code: 'upstream-too-large', status: 200 });
+  });
+});
+
+describe('upstream failures are typed', () => {
+  const cases: [string, () => string, string, Record<string, unknown>][] = [
+    ['5xx', () => `${up.url}`, '/fail', { code: 'upstream-status', status: 503 }],
+    ['refused', () => 'http://127.0.0.1:9', '/x', { code: 'upstream-unreachable' }],
+    ['garbage', () => garbageUrl, '/x', { code: 'upstream-bad-response' }],
+    ['reset mid-stream', () => `${up.url}`, '/reset', { code: 'upstream-reset' }],
+    ['never answers', () => `${up.url}`, '/silent', { code: 'upstream-timeout' }],
+    ['a 100 MB line', () => `${up.url}`, '/huge-line', { code: 'upstream-too-large' }],
+  ];
+  it.each(cases)(
+    '%s: a final outlast.error event and a failed job with the code',
+    async (_name, upstream, path, error) => {
+      gw = await startTestGateway({
+        upstream: upstream(),
+        upstreamHeadersTimeoutMs: 300,
+        maxLineBytes: 65_536,
+      });
+      const r = await readSse(`${gw.url}${path}`);
+      expect(r.status).toBe(200);
+      const final = r.events.find((e) => e.type === 'outlast.error');
+      expect(JSON.parse(final!.data)).toMatchObject(error);
+      expect(r.events.at(-1)?.type).toBe('outlast.end');
+      if (path === '/reset' || path === '/huge-line') {
+        expect(userEvents(r)[0]?.data).toBe(path === '/reset' ? 'one' : 'before');
+      }
+      const job = await (
+        await fetch(`${gw.url}/outlast/jobs/${r.headers.get('outlast-run')}`)
+      ).json();
+      expect(job).toMatchObject({ state: 'failed', error });
+    },
+  );
+
+  it('a passed-through request to an unreachable upstream gets 502 with the code', async () => {
+    gw = await startTestGateway({ upstream: 'http://127.0.0.1:9' });
+    const res = await fetch(`${gw.url}/anything`);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+      'upstream-unreachable',
+    );
+  });
+});
+
+describe('hostile clients', () => {
+  it('forged and foreign resume ids never reach another run or start a second one', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const res = await fetch(`${gw.url}/ocr`, {
+      method: 'POST',
+      headers: { prefer: 'respond-async' },
+    });
+    const { jobId } = (await res.json()) as { jobId: string };
+    // Forged: a well-formed id of no run.
+    const forged = await fetch(`${gw.url}/ocr`, {
+      headers: { 'last-event-id': 'AAAAAAAAAAAAAAAAAAAAAA.abc:1' },
+    });
+    expect(forged.status).toBe(404);
+    // Foreign: a real run, asked for on another path.
+    const foreign = await fetch(`${gw.url}/other`, {
+      headers: { 'last-event-id': `${jobId}.abc:1` },
+    });
+    expect(foreign.status).toBe(404);
+    expect(((await foreign.json()) as { error: { code: string } }).error.code).toBe(
+      'unknown-stream',
+    );
+    // A malformed position in the right run: a gap from the start, never a silent skip.
+    const gap = await readSse(`${gw.url}/ocr`, {
+      headers: { 'last-event-id': `${jobId}.zzz:999` },
+    });
+    expect(JSON.parse(gap.events.find((e) => e.type === 'outlast.gap')!.data)).toMatchObject({
+      reason: 'epoch',
+    });
+    expect(up.hits.get('/ocr')).toBe(1);
+    expect(up.hits.get('/other')).toBeUndefined();
+  });
+
+  it('a flood of starts past maxRuns gets 503 with Retry-After; a body past maxBodyBytes 413', async () => {
+    gw = await startTestGateway({ upstream: up.url, maxRuns: 3, maxBodyBytes: 10 });
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        fetch(`${gw!.url}/ocr`, { method: 'POST', headers: { prefer: 'respond-async' } }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses.filter((s) => s === 202)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(7);
+    const refused = answers.find((a) => a.status === 503)!;
+    expect(refused.headers.get('retry-after')).toBe('5');
+    for (const a of answers) await a.body?.cancel();
+    const big = await fetch(`${gw.url}/ocr`, {
+      method: 'POST',
+      headers: { prefer: 'respond-async' },
+      body: 'x'.repeat(11),
+    });
+    expect(big.status).toBe(413);
+    await big.body?.cancel();
+  });
+});

@@ -1,0 +1,179 @@
+import { type IncomingHttpHeaders, request } from 'node:http';
+import { EventSource } from 'eventsource';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseRunEventId } from '../../src/gateway/index.js';
+import { sleep, until } from '../helpers/server.js';
+import {
+  readSse,
+  sseRoute,
+  startTestGateway,
+  startTestUpstream,
+  type TestGateway,
+  type TestUpstream,
+  userEvents,
+} from './helpers.js';
+
+let up: TestUpstream;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  up = await startTestUpstream({
+    '/sse': sseRoute(10, 20, { ids: true, type: 'chunk' }),
+    '/slow-first': sseRoute(3, 20, { firstAfter: 400 }),
+    '/long': sseRoute(30, 20),
+    '/json': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'close', 'x-up': '1' });
+      res.end('{"ok":true}');
+    },
+  });
+});
+afterAll(async () => {
+  await up.close();
+});
+afterEach(async () => {
+  // Every test leaves nothing behind: no run, no reader, no passed-through request.
+  await until(
+    () => {
+      const s = gw.gateway.stats();
+      return s.runs === 0 && s.connections === 0 && s.passing === 0 && s.tunnels === 0;
+    },
+    `gateway idle (${JSON.stringify(gw.gateway.stats())})`,
+  );
+  await gw.close();
+  up.hits.clear();
+  up.aborted.clear();
+});
+
+describe('upstream event streams become outlast streams', () => {
+  it('keeps the upstream event types, data and ids, and says which run it is', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const r = await readSse(`${gw.url}/sse`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('outlast-heartbeat')).toBe('100');
+    const runId = r.headers.get('outlast-run');
+    expect(runId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const run = r.events.find((e) => e.type === 'outlast.run');
+    expect(JSON.parse(run!.data)).toEqual({ run: runId });
+    const events = userEvents(r);
+    expect(events.map((e) => e.data)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `{"n":${i + 1}}`),
+    );
+    expect(new Set(events.map((e) => e.type))).toEqual(new Set(['chunk']));
+    // The upstream's own id is the last part of the gateway's id.
+    expect(events.map((e) => parseRunEventId(e.id!)?.upstreamId)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `up-${i + 1}`),
+    );
+    expect(events.every((e) => parseRunEventId(e.id!)?.runId === runId)).toBe(true);
+    expect(r.events.at(-2)?.type).toBe('outlast.result');
+    expect(JSON.parse(r.events.at(-2)!.data).result).toMatchObject({ status: 200, events: 10 });
+    expect(r.events.at(-1)?.type).toBe('outlast.end');
+    expect(up.hits.get('/sse')).toBe(1);
+  });
+
+  it('sends headers and heartbeats at once while the upstream has not answered', async () => {
+    gw = await startTestGateway({ upstream: up.url, heartbeatMs: 50 });
+    const r = await readSse(`${gw.url}/slow-first`);
+    expect(r.firstByteMs).toBeLessThan(300);
+    expect(r.comments.filter((c) => c.startsWith('hb ')).length).toBeGreaterThanOrEqual(3);
+    expect(userEvents(r)).toHaveLength(3);
+  });
+
+  it('a reconnect with Last-Event-ID reattaches to the same run: nothing lost, no second upstream request', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const first = await readSse(
+      `${gw.url}/long`,
+      {},
+      (events) => userEvents({ events } as never).length >= 5,
+    );
+    expect(first.end).toBe('stopped');
+    const last = first.events.at(-1)!.id!;
+    await sleep(100); // the run goes on without a reader
+    const second = await readSse(`${gw.url}/long`, { headers: { 'last-event-id': last } });
+    const all = [...userEvents(first), ...userEvents(second)].map((e) => JSON.parse(e.data).n);
+    expect(all).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(up.hits.get('/long')).toBe(1);
+    expect(up.aborted.get('/long') ?? 0).toBe(0);
+    // The same with the lastEventId query, over long-polling.
+    const poll = await fetch(
+      `${gw.url}/long?transport=poll&lastEventId=${encodeURIComponent(last)}`,
+    );
+    const body = (await poll.json()) as { events: { data: string }[]; resume: string };
+    expect(body.resume).toBe('recovered');
+    expect(body.events[0]?.data).toBe(`{"n":${JSON.parse(first.events.at(-1)!.data).n + 1}}`);
+    expect(up.hits.get('/long')).toBe(1);
+  });
+
+  it('a plain EventSource through rotation completes with every event, one upstream request', async () => {
+    gw = await startTestGateway({ upstream: up.url, maxStreamMs: 150, retryMs: 10 });
+    const es = new EventSource(`${gw.url}/long`);
+    const got: number[] = [];
+    let opens = 0;
+    es.onopen = () => opens++;
+    es.onmessage = (e) => got.push(JSON.parse(e.data).n);
+    const done = new Promise<void>((resolve) =>
+      es.addEventListener('outlast.end', () => resolve()),
+    );
+    await done;
+    // After the end the gateway answers 204 to the reconnect: EventSource stops.
+    await until(() => es.readyState === EventSource.CLOSED, 'EventSource stopped', 3000);
+    es.close();
+    expect(got).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(opens).toBeGreaterThanOrEqual(3);
+    expect(up.hits.get('/long')).toBe(1);
+  });
+
+  it('a client that leaves never aborts the upstream; the run ends by itself', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    await readSse(`${gw.url}/long`, {}, (events) => events.length >= 3);
+    await until(() => gw.gateway.stats().runs === 0, 'run finished', 5000);
+    expect(up.aborted.get('/long') ?? 0).toBe(0);
+  });
+
+  it('passes plain requests through, hop-by-hop headers stripped, X-Forwarded-* added', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    // node:http, since fetch refuses to send connection-level fields.
+    const res = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>(
+      (resolve, reject) => {
+        const req = request(`${gw.url}/json?q=1`, {
+          headers: {
+            'x-mine': 'a',
+            'keep-alive': 'timeout=5',
+            connection: 'keep-alive, x-drop',
+            'x-drop': '1',
+          },
+        });
+        req.on('response', (r) => {
+          let body = '';
+          r.on('data', (c: Buffer) => {
+            body += c;
+          });
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ ok: true });
+    expect(res.headers['x-up']).toBe('1');
+    // The upstream's `Connection: close` is its own business, not the client's.
+    expect(res.headers.connection).not.toBe('close');
+    const seen = up.seen.get('/json')!;
+    expect(seen['x-mine']).toBe('a');
+    expect(seen['x-drop']).toBeUndefined();
+    expect(seen['keep-alive']).toBeUndefined();
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-proto']).toBe('http');
+    expect(seen['x-forwarded-host']).toBe(new URL(gw.url).host);
+    expect(gw.gateway.stats().runs).toBe(0);
+  });
+
+  it('an SSE answer to a request that did not ask for one still becomes a run', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const res = await fetch(`${gw.url}/sse`, { headers: { accept: '*/*' } });
+    expect(res.headers.get('outlast-run')).not.toBeNull();
+    const text = await res.text();
+    expect(text).toContain('event: outlast.end');
+    expect(text.match(/event: chunk/g)).toHaveLength(10);
+  });
+});
