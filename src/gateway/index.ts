@@ -62,6 +62,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       passing: gw.counts.passing,
       tunnels: gw.counts.tunnels,
     }),
-    close: () => gw.outlast.close(),
+    async close() {
+      await gw.outlast.close();
+      // A store the gateway made is the gateway's to close; one passed in is the caller's.
+      if (options.store === undefined) await gw.core.store.close();
+    },
   };
 }
