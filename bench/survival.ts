@@ -135,7 +135,11 @@ function newRun(): JobRun {
 async function startJob(base: string): Promise<{ stream: string }> {
   for (let tries = 0; ; tries++) {
     try {
-      const res = await fetch(`${base}/jobs/work`, { method: 'POST', body: '{}' });
+      const res = await fetch(`${base}/jobs/work`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       if (res.status === 202) {
         const j = (await res.json()) as { stream: string };
         return { stream: new URL(j.stream, base).href };

@@ -29,6 +29,9 @@ export type OutlastErrorCode =
   | 'job-failed'
   | 'job-cancelled'
   | 'job-lost'
+  | 'job-interrupted'
+  | 'unsupported-media-type'
+  | 'draining'
   // proxy
   | 'unknown-preset'
   | 'unknown-knob'

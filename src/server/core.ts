@@ -1,7 +1,7 @@
 import { OutlastError } from '../errors.js';
 import { noMetrics, type TransportName } from '../metrics/types.js';
 import { createMemoryStore } from '../store/memory.js';
-import type { StoredEvent } from '../store/types.js';
+import type { StoredEvent, StoreListener, Unsubscribe } from '../store/types.js';
 import { errorReply, type Incoming, type Reply } from './http.js';
 import { JobRunner } from './jobs.js';
 import {
@@ -47,6 +47,12 @@ function toInput(type: string, data: unknown): { event: string; data: string } {
   return { event: type, data: text };
 }
 
+/** `performance.now` where the runtime has it, else the wall clock (bare V8 isolates). */
+function defaultMonotonicNow(): () => number {
+  const perf = (globalThis as { performance?: { now(): number } }).performance;
+  return perf === undefined ? Date.now : () => perf.now();
+}
+
 /** Applies defaults and checks options; throws `invalid-option` naming the bad one. */
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
   const o = { ...serverDefaults, ...options } as ResolvedOptions & ServerOptions;
@@ -58,6 +64,23 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   positive('heartbeatTickMs', o.heartbeatTickMs);
   if (o.minHeartbeatMs > o.maxHeartbeatMs) {
     throw new OutlastError('invalid-option', 'minHeartbeatMs must not exceed maxHeartbeatMs');
+  }
+  const cors = options.cors;
+  if (cors != null && (cors.origin ?? '*') === '*' && cors.credentials === true) {
+    throw new OutlastError(
+      'invalid-option',
+      "cors.origin '*' cannot be combined with credentials: list the allowed origins (a string, an array or a predicate)",
+    );
+  }
+  if (cors?.allowedHeaders !== undefined) {
+    for (const name of cors.allowedHeaders) {
+      if (typeof name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+        throw new OutlastError(
+          'invalid-option',
+          `cors.allowedHeaders must list header names, got ${JSON.stringify(name)}`,
+        );
+      }
+    }
   }
   let base = o.basePath;
   if (!base.startsWith('/')) base = `/${base}`;
@@ -72,8 +95,53 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     cors: options.cors ?? null,
     metrics: options.metrics ?? noMetrics,
     now: options.now ?? Date.now,
+    monotonicNow: options.monotonicNow ?? defaultMonotonicNow(),
     onError: options.onError ?? ((error) => console.error('outlast:', error)),
   };
+}
+
+/** Options of `Outlast.drain`. */
+export interface DrainOptions {
+  /**
+   * How long running jobs may go on finishing, ms; then they end with `job-interrupted`.
+   * Keep it below the platform's grace period (Kubernetes `terminationGracePeriodSeconds`
+   * 30 s, ECS `stopTimeout` 30 s).
+   * @default 20_000
+   */
+  deadlineMs?: number;
+}
+
+/** Default values of {@link DrainOptions}. */
+export const drainDefaults = { deadlineMs: 20_000 } as const;
+
+/** What a drain did. */
+export interface DrainReport {
+  /** SSE and WebSocket readers sent `outlast.rotate`. */
+  rotated: number;
+  /** Held long-polls answered at once. */
+  polls: number;
+  /** Jobs that finished by themselves before the deadline. */
+  jobsFinished: number;
+  /** Jobs ended with `job-interrupted` at the deadline. */
+  jobsInterrupted: number;
+  /** How long the drain took, ms. */
+  ms: number;
+}
+
+/** What a server holds now; see `Outlast.stats`. */
+export interface ServerStats {
+  /** Connection slots taken, by transport (SSE and WebSocket readers, held long-polls). */
+  connections: Record<TransportName, number>;
+  /** Streaming sessions (SSE, WebSocket) registered. */
+  sessions: number;
+  /** Entries in the heartbeat/rotation timing wheel. */
+  wheelEntries: number;
+  /** Store subscriptions held by sessions and held polls. */
+  storeSubscriptions: number;
+  /** Jobs running in this process. */
+  runningJobs: number;
+  /** Settled jobs whose final record or event is still being written. */
+  pendingSettles: number;
 }
 
 /** Shared state of one server: sessions, connection counts, jobs. Internal. */
@@ -85,12 +153,18 @@ export class ServerCore implements SessionHub {
   readonly maxBufferBytes: number;
   readonly readBatch: number;
   readonly now: () => number;
+  readonly monotonicNow: () => number;
   readonly heartbeatCounts: Record<TransportName, number> = { sse: 0, ws: 0, poll: 0 };
   readonly jobs: JobRunner;
   readonly sessions = new Set<Session>();
   private readonly perStream = new Map<string, number>();
+  private readonly perTransport: Record<TransportName, number> = { sse: 0, ws: 0, poll: 0 };
   private total = 0;
+  private subscriptions = 0;
+  /** Wakes of the long-polls held now (a drain answers them at once). */
+  readonly heldPolls = new Set<() => void>();
   closed = false;
+  draining = false;
 
   constructor(options: ServerOptions) {
     this.o = resolveOptions(options);
@@ -99,7 +173,9 @@ export class ServerCore implements SessionHub {
     this.maxBufferBytes = this.o.maxBufferBytes;
     this.readBatch = this.o.readBatch;
     this.now = this.o.now;
-    this.wheel = new TimerWheel({ tickMs: this.o.heartbeatTickMs, now: this.now });
+    this.monotonicNow = this.o.monotonicNow;
+    // Monotonic: a wall-clock step (NTP, a VM resumed) must not stall or bunch heartbeats.
+    this.wheel = new TimerWheel({ tickMs: this.o.heartbeatTickMs, now: this.monotonicNow });
     this.wheel.onTickEnd = () => {
       for (const name of ['sse', 'ws'] as const) {
         const count = this.heartbeatCounts[name];
@@ -151,15 +227,17 @@ export class ServerCore implements SessionHub {
    * Takes a connection slot for `streamId`, or answers 429 (per stream) / 503 (in total).
    * The returned function releases it.
    */
-  acquire(streamId: string): (() => void) | Reply {
+  acquire(streamId: string, transport: TransportName): (() => void) | Reply {
     const retry = { 'retry-after': String(this.o.retryAfterSeconds) };
-    if (this.closed) return errorReply(503, 'overloaded', 'the server is shutting down', retry);
+    const refused = this.refuseWhileDraining();
+    if (refused !== null) return refused;
     if (this.total >= this.o.maxConnections) {
       this.metrics.rejected('overloaded');
+      // No counts in the message: they would tell any client how loaded the server is.
       return errorReply(
         503,
         'overloaded',
-        `the server holds ${this.total} connections (maxConnections); retry after ${this.o.retryAfterSeconds} s`,
+        `the server is at its connection limit; retry after ${this.o.retryAfterSeconds} s`,
         retry,
       );
     }
@@ -169,26 +247,69 @@ export class ServerCore implements SessionHub {
       return errorReply(
         429,
         'too-many-connections',
-        `stream has ${count} readers (maxConnectionsPerStream); retry after ${this.o.retryAfterSeconds} s`,
+        `the stream is at its reader limit; retry after ${this.o.retryAfterSeconds} s`,
         retry,
       );
     }
     this.total++;
+    this.perTransport[transport]++;
     this.perStream.set(streamId, count + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.total--;
+      this.perTransport[transport]--;
       const left = (this.perStream.get(streamId) ?? 1) - 1;
       if (left === 0) this.perStream.delete(streamId);
       else this.perStream.set(streamId, left);
     };
   }
 
+  /** A 503 while the server drains or after it closed, else `null`. */
+  refuseWhileDraining(): Reply | null {
+    if (!this.draining && !this.closed) return null;
+    this.metrics.rejected('overloaded');
+    return errorReply(
+      503,
+      'draining',
+      `the server is shutting down; retry after ${this.o.retryAfterSeconds} s (another instance will answer)`,
+      { 'retry-after': String(this.o.retryAfterSeconds) },
+    );
+  }
+
   /** Connections held now. */
   get connections(): number {
     return this.total;
+  }
+
+  /**
+   * Subscribes `listener` to the store, counted for {@link ServerCore.stats}. The returned
+   * function is idempotent.
+   */
+  async subscribe(streamId: string, listener: StoreListener): Promise<Unsubscribe> {
+    const unsubscribe = await this.store.subscribe(streamId, listener);
+    this.subscriptions++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.subscriptions--;
+      unsubscribe();
+    };
+  }
+
+  /** What this server holds now; every count is 0 once clients and jobs are gone. */
+  stats(): ServerStats {
+    const jobs = this.jobs as JobRunner & { pendingSettles?: number };
+    return {
+      connections: { ...this.perTransport },
+      sessions: this.sessions.size,
+      wheelEntries: this.wheel.size,
+      storeSubscriptions: this.subscriptions,
+      runningJobs: this.jobs.size,
+      pendingSettles: jobs.pendingSettles ?? 0,
+    };
   }
 
   /** Registers a started session; `release` is its connection slot. */
@@ -220,6 +341,29 @@ export class ServerCore implements SessionHub {
     return code === 'unauthorized'
       ? errorReply(401, 'unauthorized', 'authentication required to access this resource')
       : errorReply(403, 'forbidden', 'not allowed to access this resource');
+  }
+
+  /** See `Outlast.drain`. */
+  async drain(options: DrainOptions = {}): Promise<DrainReport> {
+    const deadlineMs = options.deadlineMs ?? drainDefaults.deadlineMs;
+    positive('deadlineMs', deadlineMs, true);
+    const startedAt = this.monotonicNow();
+    this.draining = true;
+    const rotated = this.sessions.size;
+    // Every reader reconnects at once, to another instance behind the balancer.
+    for (const session of [...this.sessions]) session.rotateNow();
+    const polls = this.heldPolls.size;
+    for (const wake of [...this.heldPolls]) wake();
+    const running = this.jobs.size;
+    await this.jobs.idle(deadlineMs);
+    const interrupted = await this.jobs.interrupt('the server drained before the job finished');
+    return {
+      rotated,
+      polls,
+      jobsFinished: running - interrupted,
+      jobsInterrupted: interrupted,
+      ms: Math.round(this.monotonicNow() - startedAt),
+    };
   }
 
   /** Ends every session and cancels running jobs. */

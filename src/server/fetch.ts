@@ -1,11 +1,12 @@
 import type { ServerCore } from './core.js';
-import { type ByteSink, errorReply, type Incoming, type Reply } from './http.js';
+import { type ByteSink, errorReply, type Incoming, onAbort, type Reply } from './http.js';
 import { handle } from './routes.js';
 
 /** SSE bytes into a Web `ReadableStream`, with the queue measured in bytes. */
 class StreamSink implements ByteSink {
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private closed = false;
+  private isGone = false;
   private readonly closeListeners: (() => void)[] = [];
   private drainWaiters: (() => void)[] = [];
   readonly stream: ReadableStream<Uint8Array>;
@@ -51,11 +52,14 @@ class StreamSink implements ByteSink {
   }
 
   onClose(listener: () => void): void {
-    this.closeListeners.push(listener);
+    if (this.isGone) queueMicrotask(listener);
+    else this.closeListeners.push(listener);
   }
 
   /** The reader went away (response cancelled, request aborted). */
   gone(): void {
+    if (this.isGone) return;
+    this.isGone = true;
     this.closed = true;
     this.wake();
     for (const listener of this.closeListeners.splice(0)) listener();
@@ -96,20 +100,23 @@ function toResponse(reply: Reply, maxBufferBytes: number, signal: AbortSignal): 
     return new Response(reply.body, { status: reply.status, headers: reply.headers });
   }
   const sink = new StreamSink(maxBufferBytes);
-  signal.addEventListener('abort', () => sink.gone(), { once: true });
+  // Aborted already when the client left during authorize or the first read.
+  onAbort(signal, () => sink.gone());
   reply.stream(sink);
   return new Response(sink.stream, { status: reply.status, headers: reply.headers });
 }
 
-/** The core's view of a fetch `Request`. */
-export function fetchIncoming(request: Request): Incoming {
+/** The core's view of a fetch `Request` that arrived at `arrivedAt` (monotonic ms). */
+export function fetchIncoming(request: Request, arrivedAt: number): Incoming {
   return {
+    signal: request.signal,
+    arrivedAt,
     method: request.method,
     url: new URL(request.url),
     header: (name) => request.headers.get(name),
     request: () => request,
     body: (limit) => readBody(request, limit),
-    onClose: (listener) => request.signal.addEventListener('abort', listener, { once: true }),
+    onClose: (listener) => onAbort(request.signal, listener),
   };
 }
 
@@ -120,7 +127,7 @@ export function fetchIncoming(request: Request): Incoming {
  */
 export function createFetchHandler(core: ServerCore): (request: Request) => Promise<Response> {
   return async (request) => {
-    const inc = fetchIncoming(request);
+    const inc = fetchIncoming(request, core.monotonicNow());
     const url = inc.url;
     const reply =
       (await handle(core, inc)) ?? errorReply(404, 'unknown-route', `no route for ${url.pathname}`);

@@ -3,6 +3,12 @@
  * long-polling, with one log per stream. See `docs/server.md` and `docs/protocol.md`.
  * @packageDocumentation
  */
+export {
+  type DrainOptions,
+  type DrainReport,
+  drainDefaults,
+  type ServerStats,
+} from './core.js';
 export { type HardenOptions, hardenDefaults, hardenServer } from './harden.js';
 export type {
   JobContext,
@@ -23,4 +29,8 @@ export {
 export { createOutlast, type Outlast, type PublishInput } from './outlast.js';
 export { reportCauses } from './reports.js';
 export { TimerWheel, type WheelEntry } from './scheduler.js';
-export { attachWebSocket } from './ws.js';
+export {
+  type AttachWebSocketOptions,
+  attachWebSocket,
+  attachWebSocketDefaults,
+} from './ws.js';

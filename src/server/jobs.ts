@@ -73,12 +73,13 @@ export function newJobId(): string {
 
 interface Running {
   controller: AbortController;
-  settle: (state: 'cancelled', message: string) => Promise<boolean>;
+  settle: (state: 'cancelled' | 'interrupted', message: string) => Promise<boolean>;
 }
 
 /** Runs jobs decoupled from connections; see docs/server.md, "Jobs". */
 export class JobRunner {
   private readonly running = new Map<string, Running>();
+  private readonly idleWaiters: (() => void)[] = [];
   /** Cancel requests from any instance sharing the store; those for jobs here abort them. */
   private readonly stopListening: () => void;
 
@@ -127,12 +128,16 @@ export class JobRunner {
     });
 
     const settle = async (
-      state: 'succeeded' | 'failed' | 'cancelled',
+      ending: 'succeeded' | 'failed' | 'cancelled' | 'interrupted',
       value: unknown,
     ): Promise<boolean> => {
       if (settled) return false;
       settled = true;
       this.running.delete(id);
+      if (this.running.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      // Interrupted (drain deadline): failed with a code of its own, never `cancelled`, so a
+      // client knows it may start it again.
+      const state = ending === 'interrupted' ? 'failed' : ending;
       options.signal?.removeEventListener('abort', onAbort);
       const record: JobRecord = { ...base, state, updatedAt: now() };
       let final: { event: string; data: string };
@@ -140,19 +145,28 @@ export class JobRunner {
         record.result = value === undefined ? null : value;
         final = { event: 'outlast.result', data: JSON.stringify({ result: record.result }) };
       } else {
-        const code = state === 'cancelled' ? 'job-cancelled' : 'job-failed';
+        const code =
+          ending === 'interrupted'
+            ? 'job-interrupted'
+            : state === 'cancelled'
+              ? 'job-cancelled'
+              : 'job-failed';
         const message =
-          state === 'cancelled'
-            ? `job cancelled: ${String(value)}`
-            : value instanceof Error
-              ? value.message
-              : String(value);
+          ending === 'interrupted'
+            ? `job interrupted: ${String(value)}; safe to start again`
+            : state === 'cancelled'
+              ? `job cancelled: ${String(value)}`
+              : value instanceof Error
+                ? value.message
+                : String(value);
         record.error =
-          state === 'failed' && value instanceof JobError
+          state === 'failed' && ending !== 'interrupted' && value instanceof JobError
             ? { ...value.details, code: value.code, message: value.message }
             : { code, message };
         final = { event: 'outlast.error', data: JSON.stringify(record.error) };
-        if (state === 'cancelled') controller.abort(new OutlastError('job-cancelled', message));
+        if (state === 'cancelled' || ending === 'interrupted') {
+          controller.abort(new OutlastError(code, message));
+        }
       }
       metrics.job(state);
       try {
@@ -210,6 +224,33 @@ export class JobRunner {
     const job = this.running.get(id);
     if (job !== undefined) return job.settle('cancelled', reason);
     return this.deps.store.requestCancel(id, reason);
+  }
+
+  /** Resolves once no job runs here, or after `timeoutMs`; `true` when none runs. */
+  idle(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        const at = this.idleWaiters.indexOf(wake);
+        if (at !== -1) this.idleWaiters.splice(at, 1);
+        resolve(value);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(this.running.size === 0), timeoutMs);
+      this.idleWaiters.push(wake);
+    });
+  }
+
+  /**
+   * Ends every job running here with `job-interrupted` (a drain's deadline passed): its
+   * signal is aborted, its record says `failed` with that code. Resolves to how many.
+   */
+  async interrupt(reason: string): Promise<number> {
+    const ended = await Promise.all(
+      [...this.running.values()].map((job) => job.settle('interrupted', reason)),
+    );
+    return ended.filter(Boolean).length;
   }
 
   /** Stops taking cancel requests and cancels every job running here (server shutdown). */

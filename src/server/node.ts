@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ServerCore } from './core.js';
-import { type ByteSink, errorReply, type Incoming, type Reply } from './http.js';
+import { type ByteSink, errorReply, type Incoming, onAbort, type Reply } from './http.js';
 import { handle } from './routes.js';
 
 /**
@@ -47,14 +48,24 @@ class NodeSink implements ByteSink {
   }
 
   onClose(listener: () => void): void {
-    this.res.once('close', listener);
+    // The client may have left while authorize or the first read was pending: 'close' has
+    // then already been emitted, and a session waiting for it would be held forever.
+    if (this.res.destroyed || this.res.closed) queueMicrotask(listener);
+    else this.res.once('close', listener);
   }
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | null> {
-  // Already parsed by framework middleware (express.json(), body-parser).
+  // Already read by framework middleware (express.json(), express.raw(), express.text(),
+  // body-parser): the stream is consumed, reading it again would wait forever.
   const parsed = (req as { body?: unknown }).body;
-  if (parsed !== undefined && !(parsed instanceof Uint8Array)) {
+  if (parsed instanceof Uint8Array) {
+    return Promise.resolve(parsed.byteLength > limit ? null : parsed);
+  }
+  if (
+    parsed !== undefined &&
+    (req.readableEnded || typeof parsed === 'string' || !isEmpty(parsed))
+  ) {
     const text = typeof parsed === 'string' ? parsed : JSON.stringify(parsed);
     const bytes = new TextEncoder().encode(text);
     return Promise.resolve(bytes.length > limit ? null : bytes);
@@ -79,14 +90,41 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | nul
   });
 }
 
-/** Builds the core's view of a Node request. `res` may be absent (upgrade requests). */
+/** `{}`: what express.json() leaves when the content type did not match (stream unread). */
+function isEmpty(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype &&
+    Object.keys(value).length === 0
+  );
+}
+
+/**
+ * Builds the core's view of a Node request. `res` is absent for upgrade requests; `socket`
+ * then tells when the client leaves.
+ */
 export function nodeIncoming(
   req: IncomingMessage,
   res: ServerResponse | undefined,
   url: URL,
+  arrivedAt: number,
+  socket?: Duplex,
 ): Incoming {
   let request: Request | undefined;
+  const gone = new AbortController();
+  const abort = () => gone.abort();
+  if (res !== undefined) {
+    res.once('close', () => {
+      if (!res.writableFinished) abort();
+    });
+  } else if (socket !== undefined) {
+    if (socket.destroyed) abort();
+    else socket.once('close', abort);
+  }
   return {
+    signal: gone.signal,
+    arrivedAt,
     method: req.method ?? 'GET',
     url,
     header(name) {
@@ -105,20 +143,23 @@ export function nodeIncoming(
         request = new Request(`http://${host}${url.pathname}${url.search}`, {
           method: req.method ?? 'GET',
           headers,
+          signal: gone.signal,
         });
       }
       return request;
     },
     body: (limit) => readBody(req, limit),
-    onClose(listener) {
-      res?.once('close', () => {
-        if (!res.writableFinished) listener();
-      });
-    },
+    onClose: (listener) => onAbort(gone.signal, listener),
   };
 }
 
 function send(res: ServerResponse, reply: Reply): void {
+  if (reply.stream !== undefined && res.destroyed) {
+    // Gone since the route decided: the stream still starts, sees the closed sink at once
+    // and gives back what it took.
+    reply.stream(new NodeSink(res));
+    return;
+  }
   if (reply.stream !== undefined) {
     res.writeHead(reply.status, reply.headers);
     // Headers go out now, before the store is read: no first-byte clock can fire while work
@@ -144,7 +185,7 @@ export function createNodeHandler(core: ServerCore): NodeHandler {
       send(res, errorReply(400, 'bad-request', 'the request URL is not valid'));
       return;
     }
-    handle(core, nodeIncoming(req, res, url)).then(
+    handle(core, nodeIncoming(req, res, url, core.monotonicNow())).then(
       (reply) => {
         if (reply !== null) send(res, reply);
         else if (next !== undefined) next();

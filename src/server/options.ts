@@ -19,10 +19,18 @@ export interface CorsOptions {
    */
   origin?: '*' | string | string[] | ((origin: string) => boolean);
   /**
-   * Send `Access-Control-Allow-Credentials: true` (the origin is then echoed, never `*`).
+   * Send `Access-Control-Allow-Credentials: true` (the allowed origin is then echoed). Needs
+   * an explicit `origin` (a string, a list or a predicate): `'*'` with credentials is refused
+   * with `invalid-option`, since it would let every site read with the user's cookies.
    * @default false
    */
   credentials?: boolean;
+  /**
+   * Request headers a preflight allows (`Access-Control-Allow-Headers`), e.g. a custom auth
+   * header.
+   * @default ['Last-Event-ID', 'Content-Type', 'Authorization', 'Idempotency-Key']
+   */
+  allowedHeaders?: string[];
   /**
    * Preflight cache lifetime, seconds.
    * @default 600
@@ -126,8 +134,15 @@ export interface ServerOptions {
   cors?: CorsOptions | null;
   /** Metrics sink, e.g. `createMetrics()` from `outlast/metrics`. @default none */
   metrics?: ServerMetrics | null;
-  /** Clock, Unix ms. @default Date.now */
+  /** Wall clock, Unix ms: job record times and the heartbeat's `t`. @default Date.now */
   now?: () => number;
+  /**
+   * Monotonic clock, ms from any origin: heartbeats, rotation deadlines and connection
+   * durations. Never steps with the wall clock (NTP, a resumed VM), so a clock jump neither
+   * stalls heartbeats nor bunches them.
+   * @default performance.now
+   */
+  monotonicNow?: () => number;
   /** Called with errors no client can be told about (a job's thrown error, a store failure). */
   onError?: (error: unknown) => void;
 }

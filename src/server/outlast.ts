@@ -1,5 +1,5 @@
 import type { JobRecord, Store } from '../store/types.js';
-import { ServerCore } from './core.js';
+import { type DrainOptions, type DrainReport, ServerCore, type ServerStats } from './core.js';
 import { createFetchHandler } from './fetch.js';
 import type { JobFunction, JobHandle, StartJobOptions } from './jobs.js';
 import { createNodeHandler, type NodeHandler } from './node.js';
@@ -56,6 +56,20 @@ export interface Outlast {
   fetch(request: Request): Promise<Response>;
   /** Node handler (node:http, Express, Fastify): SSE and long-polling. */
   readonly handleNode: NodeHandler;
+  /**
+   * What the server holds now: connection slots by transport, sessions, timing-wheel
+   * entries, store subscriptions, running jobs and settles still being written. Every count
+   * returns to 0 once clients have gone and jobs have settled; anything else is a leak.
+   */
+  stats(): ServerStats;
+  /**
+   * Prepares a shutdown (call it on SIGTERM, then `close()`): new streams, polls and job
+   * starts get 503 `draining` with `Retry-After`; every SSE and WebSocket reader gets
+   * `outlast.rotate` and reconnects at once (to another instance behind the balancer); held
+   * long-polls are answered now; running jobs may finish until `deadlineMs`, then end with
+   * `job-interrupted` (never `cancelled`; safe to start again). Resolves when done.
+   */
+  drain(options?: DrainOptions): Promise<DrainReport>;
   /** Ends every connection (clients resume elsewhere), cancels running jobs. */
   close(): Promise<void>;
 }
@@ -81,6 +95,8 @@ export function createOutlast(options: ServerOptions = {}): Outlast {
     getJob: (jobId) => core.store.getJob(jobId),
     fetch: fetchHandler,
     handleNode,
+    stats: () => core.stats(),
+    drain: (drainOptions) => core.drain(drainOptions),
     close: () => core.close(),
   };
   return outlast;

@@ -54,17 +54,20 @@ async function streamRoute(core: ServerCore, inc: Incoming, streamId: string): P
   }
   const denied = await core.authorize(inc, streamId, 'read');
   if (denied !== null) return denied;
+  if (inc.signal.aborted) return gone();
   const afterId = resumePosition(params, inc);
   const batch = transport === 'poll' ? o.maxPollBatch : o.readBatch;
   const initial = await core.store.read(streamId, afterId, batch);
+  if (inc.signal.aborted) return gone();
   if (initial === null) return notFound('stream');
   if (transport === 'poll') {
     return pollReply(core, streamId, afterId, initial, {
       waitMs: params.waitMs,
       heartbeatMs: params.heartbeatMs,
       maxBatch: o.maxPollBatch,
-      onClose: (listener) => inc.onClose(listener),
-      hold: () => core.acquire(streamId),
+      signal: inc.signal,
+      hold: () => core.acquire(streamId, 'poll'),
+      holds: core.heldPolls,
     });
   }
   // [spec] EventSource: "a 204 No Content response code ... must fail the connection" and
@@ -72,16 +75,33 @@ async function streamRoute(core: ServerCore, inc: Incoming, streamId: string): P
   if (initial.done && initial.events.length === 0 && initial.resume === 'recovered') {
     return emptyReply(204);
   }
-  const release = core.acquire(streamId);
+  const release = core.acquire(streamId, 'sse');
   if (typeof release !== 'function') return release;
   const { heartbeatMs, maxStreamMs } = params;
+  const arrivedAt = inc.arrivedAt;
   return {
     status: 200,
     headers: sseHeaders(heartbeatMs, maxStreamMs),
     body: null,
     stream: (sink) =>
-      startSse(core, sink, streamId, heartbeatMs, maxStreamMs, afterId, initial, release),
+      startSse(
+        core,
+        sink,
+        streamId,
+        { heartbeatMs, maxStreamMs, arrivedAt },
+        afterId,
+        initial,
+        release,
+      ),
   };
+}
+
+/**
+ * What a route answers once it sees its client has gone: nobody reads it, and nothing was
+ * taken (no slot, no session, no subscription).
+ */
+function gone(): Reply {
+  return errorReply(499, 'client-closed', 'the client went away');
 }
 
 /*
@@ -93,8 +113,7 @@ function startSse(
   core: ServerCore,
   sink: ByteSink,
   streamId: string,
-  heartbeatMs: number,
-  maxStreamMs: number | null,
+  timing: { heartbeatMs: number; maxStreamMs: number | null; arrivedAt: number },
   afterId: string | null,
   initial: ReadResult,
   release: () => void,
@@ -103,8 +122,9 @@ function startSse(
     core,
     new SseTransport(sink, core.o.retryMs),
     streamId,
-    heartbeatMs,
-    maxStreamMs,
+    timing.heartbeatMs,
+    timing.maxStreamMs,
+    timing.arrivedAt,
   );
   core.track(session, release);
   core.metrics.connectionOpened('sse');
@@ -112,13 +132,32 @@ function startSse(
   void session.start(afterId, initial);
 }
 
+/** `application/json`, with or without parameters (`; charset=utf-8`). */
+function isJson(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  return contentType.split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
 async function startJobRoute(core: ServerCore, inc: Incoming, name: string): Promise<Reply> {
+  // authorize before the name is looked up: a 404 for unknown names would let anyone list
+  // the handlers.
+  const denied = await core.authorize(inc, name, 'start-job');
+  if (denied !== null) return denied;
   const handler = Object.hasOwn(core.o.jobs, name) ? core.o.jobs[name] : undefined;
   if (handler === undefined) {
     return errorReply(404, 'unknown-job', `no job handler named ${JSON.stringify(name)}`);
   }
-  const denied = await core.authorize(inc, name, 'start-job');
-  if (denied !== null) return denied;
+  // A form or text/plain POST from any page needs no preflight; requiring application/json
+  // makes every cross-origin start pass through CORS.
+  if (!isJson(inc.header('content-type'))) {
+    return errorReply(
+      415,
+      'unsupported-media-type',
+      'a job is started with Content-Type: application/json (the body may be empty)',
+    );
+  }
+  const drainingReply = core.refuseWhileDraining();
+  if (drainingReply !== null) return drainingReply;
   const body = await inc.body(core.o.maxBodyBytes);
   if (body === null) {
     return errorReply(

@@ -1,5 +1,12 @@
 import type { EndReason, ServerMetrics, TransportName } from '../metrics/types.js';
-import type { GapInfo, ReadResult, Store, StoredEvent, Unsubscribe } from '../store/types.js';
+import type {
+  GapInfo,
+  ReadResult,
+  Store,
+  StoredEvent,
+  StoreListener,
+  Unsubscribe,
+} from '../store/types.js';
 import type { OpenInfo } from './frames.js';
 import type { TimerWheel, WheelEntry } from './scheduler.js';
 
@@ -32,7 +39,12 @@ export interface SessionHub {
   readonly metrics: ServerMetrics;
   readonly maxBufferBytes: number;
   readonly readBatch: number;
+  /** Wall clock, Unix ms (the heartbeat's `t`). */
   readonly now: () => number;
+  /** Monotonic clock: every deadline of a session. */
+  readonly monotonicNow: () => number;
+  /** Subscribes to the store, counted in the server's stats. */
+  subscribe(streamId: string, listener: StoreListener): Promise<Unsubscribe>;
   /** Heartbeats sent since the last flush, by transport (metrics are batched per tick). */
   readonly heartbeatCounts: Record<TransportName, number>;
   onError(error: unknown): void;
@@ -70,9 +82,12 @@ export class Session implements WheelEntry {
     readonly streamId: string,
     readonly heartbeatMs: number,
     readonly maxStreamMs: number | null,
+    arrivedAt: number = hub.monotonicNow(),
   ) {
-    this.openedAt = hub.now();
-    this.lastWriteAt = this.openedAt;
+    // Counted from the request's arrival (monotonic), not from when authorize and the first
+    // read are done: the total-duration clock of the path started then too.
+    this.openedAt = arrivedAt;
+    this.lastWriteAt = hub.monotonicNow();
   }
 
   /** True once the session has ended, for whatever reason. */
@@ -88,7 +103,7 @@ export class Session implements WheelEntry {
   async start(afterId: string | null, initial?: ReadResult): Promise<void> {
     const { store, readBatch } = this.hub;
     try {
-      this.unsubscribe = await store.subscribe(this.streamId, this);
+      this.unsubscribe = await this.hub.subscribe(this.streamId, this);
       if (this.closed) {
         this.unsubscribe();
         return;
@@ -168,7 +183,7 @@ export class Session implements WheelEntry {
     this.close('error');
   }
 
-  /** Wheel entry: heartbeat or rotation time. */
+  /** Wheel entry: heartbeat or rotation time (`now` is the monotonic clock). */
   fire(now: number): void {
     if (this.closed) return;
     const tick = this.hub.wheel.tickMs;
@@ -178,7 +193,7 @@ export class Session implements WheelEntry {
       return;
     }
     if (now + tick >= this.lastWriteAt + this.heartbeatMs) {
-      this.transport.heartbeat(now);
+      this.transport.heartbeat(this.hub.now());
       this.hub.heartbeatCounts[this.transport.name]++;
       this.lastWriteAt = now;
       if (this.transport.buffered() > this.hub.maxBufferBytes) {
@@ -187,6 +202,13 @@ export class Session implements WheelEntry {
       }
     }
     this.reschedule();
+  }
+
+  /** Drain: tells the client to reconnect now (elsewhere), then ends. */
+  rotateNow(): void {
+    if (this.closed) return;
+    this.transport.rotate();
+    this.close('rotation');
   }
 
   /**
@@ -207,7 +229,11 @@ export class Session implements WheelEntry {
     if (reason !== 'client-closed' && reason !== 'rotation' && reason !== 'end') {
       this.transport.abort(reason);
     }
-    this.hub.metrics.connectionClosed(this.transport.name, reason, this.hub.now() - this.openedAt);
+    this.hub.metrics.connectionClosed(
+      this.transport.name,
+      reason,
+      this.hub.monotonicNow() - this.openedAt,
+    );
     this.hub.release(this);
   }
 
@@ -219,7 +245,7 @@ export class Session implements WheelEntry {
   private write(event: StoredEvent): void {
     this.transport.event(event);
     this.lastSeq = event.seq;
-    this.lastWriteAt = this.hub.now();
+    this.lastWriteAt = this.hub.monotonicNow();
   }
 
   private reschedule(): void {

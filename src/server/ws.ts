@@ -5,6 +5,7 @@ import { admitUpgrade, coreOf, openSocket, type SocketPort } from './adapters/so
 import { errorReply, type Reply } from './http.js';
 import { nodeIncoming } from './node.js';
 import type { Outlast } from './outlast.js';
+import { routeSegments } from './routes.js';
 
 const OPEN = 1;
 const TEXT = { binary: false } as const;
@@ -41,16 +42,47 @@ function refuse(socket: Duplex, reply: Reply): void {
     'connection: close',
   ];
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  // A client that never closes its side must not hold the socket: gone a moment after.
+  const timer = setTimeout(() => socket.destroy(), 1_000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
+
+/** Answers an upgrade nobody routes: 404, then the socket is gone. */
+function refuseUnrouted(socket: Duplex, pathname: string): void {
+  if (socket.destroyed) return;
+  refuse(socket, errorReply(404, 'unknown-route', `no WebSocket route at ${pathname}`));
+}
+
+/** Options of {@link attachWebSocket}. */
+export interface AttachWebSocketOptions {
+  /**
+   * An upgrade outside the base path is left to the server's other `upgrade` listeners; when
+   * none of them has written to its socket after this long, ms, it is answered 404 and
+   * destroyed (Node never times out an upgrade socket; `hardenServer` turns its timeouts
+   * off). With no other listener it is answered at once.
+   * @default 10_000
+   */
+  unroutedUpgradeMs?: number;
+}
+
+/** Default values of {@link AttachWebSocketOptions}. */
+export const attachWebSocketDefaults = { unroutedUpgradeMs: 10_000 } as const;
 
 /**
  * Serves `{base}/streams/{id}` and `{base}/jobs/{id}/events` over WebSocket on a Node server
  * (plain `node:http`, Express's or Fastify's underlying server, `@hono/node-server`).
- * Upgrade requests outside the base path are left to other listeners. Returns a function
- * that detaches.
+ * Upgrade requests outside the base path are left to other listeners (see
+ * {@link AttachWebSocketOptions.unroutedUpgradeMs}). Every upgrade's `Origin` is checked
+ * against `cors.origin`. Returns a function that detaches.
  */
-export function attachWebSocket(outlast: Outlast, server: Server): () => void {
+export function attachWebSocket(
+  outlast: Outlast,
+  server: Server,
+  options: AttachWebSocketOptions = {},
+): () => void {
   const core = coreOf(outlast);
+  const unroutedMs = options.unroutedUpgradeMs ?? attachWebSocketDefaults.unroutedUpgradeMs;
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -58,12 +90,41 @@ export function attachWebSocket(outlast: Outlast, server: Server): () => void {
     maxPayload: core.o.maxWsFrameBytes,
   });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    admitUpgrade(core, nodeIncoming(req, undefined, url)).then(
+    const arrivedAt = core.monotonicNow();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      refuse(socket, errorReply(400, 'bad-request', 'the request URL is not valid'));
+      return;
+    }
+    if (routeSegments(core.o.basePath, url.pathname) === null) {
+      // Not ours. Another listener may take it (it ran in this same emit); if none did by
+      // the deadline, nobody will: answer rather than hold the socket forever.
+      if (server.listenerCount('upgrade') <= 1) refuseUnrouted(socket, url.pathname);
+      else {
+        const timer = setTimeout(() => {
+          if ((socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
+            refuseUnrouted(socket, url.pathname);
+          }
+        }, unroutedMs);
+        timer.unref();
+        socket.once('close', () => clearTimeout(timer));
+      }
+      return;
+    }
+    admitUpgrade(core, nodeIncoming(req, undefined, url, arrivedAt, socket)).then(
       (result) => {
         if (result === null) return;
         if ('status' in result) {
+          if (socket.destroyed) return;
           refuse(socket, result);
+          return;
+        }
+        // Gone while the upgrade was decided: give the slot back, start nothing.
+        if (socket.destroyed || !socket.writable) {
+          result.release();
+          socket.destroy();
           return;
         }
         // A handshake `ws` rejects never reaches the callback: free the slot on close.

@@ -60,3 +60,30 @@ export async function until(
     await sleep(10);
   }
 }
+
+/** The non-zero counts of `outlast.stats()`, flattened (`connections.sse`, `sessions`, ...). */
+export function heldBy(outlast: Outlast): Record<string, number> {
+  const held: Record<string, number> = {};
+  const { connections, ...rest } = outlast.stats();
+  for (const [name, count] of Object.entries(connections)) {
+    if (count !== 0) held[`connections.${name}`] = count;
+  }
+  for (const [name, count] of Object.entries(rest)) if (count !== 0) held[name] = count;
+  return held;
+}
+
+/**
+ * Waits until the server holds nothing (every `stats()` count 0), else throws naming what it
+ * still holds. The leak check behind the shared suite's `afterEach`.
+ */
+export async function expectIdle(outlast: Outlast, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const held = heldBy(outlast);
+    if (Object.keys(held).length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`the server still holds ${JSON.stringify(held)} after its clients left`);
+    }
+    await sleep(10);
+  }
+}

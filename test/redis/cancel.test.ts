@@ -30,7 +30,10 @@ afterAll(async () => {
 
 /** Starts the `forever` job through the load balancer: its id and owner instance. */
 async function startForever(): Promise<{ jobId: string; owner: string }> {
-  const res = await fetch(`${lb.base}/jobs/forever`, { method: 'POST' });
+  const res = await fetch(`${lb.base}/jobs/forever`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+  });
   expect(res.status).toBe(202);
   const owner = res.headers.get('outlast-instance');
   expect(owner).not.toBeNull();

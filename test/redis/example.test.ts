@@ -38,6 +38,7 @@ it('runs examples/ocr-redis.ts as two instances sharing jobs', async () => {
   const [one, two] = await Promise.all([startExample(), startExample()]);
   const res = await fetch(`${one}/jobs/ocr`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ document: 'scan.pdf', pages: 3 }),
   });
   const { jobId } = (await res.json()) as { jobId: string };

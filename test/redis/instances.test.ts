@@ -125,6 +125,7 @@ describe('several instances behind HAProxy', () => {
   it('streams a job started on one instance from the others', async () => {
     const res = await fetch(`${lb.base}/jobs/steps`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ n: 15, ms: 40 }),
     });
     expect(res.status).toBe(202);
@@ -153,7 +154,10 @@ describe('several instances behind HAProxy', () => {
 
   // Last: it kills an instance.
   it('tells the clients of a job whose instance was killed: job-lost', async () => {
-    const res = await fetch(`${lb.base}/jobs/forever`, { method: 'POST' });
+    const res = await fetch(`${lb.base}/jobs/forever`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(202);
     const ownerId = res.headers.get('outlast-instance');
     const { jobId } = (await res.json()) as { jobId: string };

@@ -121,7 +121,12 @@ describe('the fetch path without Node globals', () => {
       },
     });
     const base = 'http://worker.test/outlast';
-    const started = await outlast.fetch(new Request(`${base}/jobs/count`, { method: 'POST' }));
+    const started = await outlast.fetch(
+      new Request(`${base}/jobs/count`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
     expect(started.status).toBe(202);
     const { jobId } = (await started.json()) as { jobId: string };
 

@@ -86,11 +86,23 @@ describe('bad input', () => {
 
   it('answers 413 for a job input over maxBodyBytes and 400 for one that is not JSON', async () => {
     server = await startServer({ maxBodyBytes: 100, jobs: { echo: (ctx) => ctx.input } });
-    const big = await fetch(`${server.base}/jobs/echo`, { method: 'POST', body: 'x'.repeat(500) });
+    const big = await fetch(`${server.base}/jobs/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(500),
+    });
     expect(big.status).toBe(413);
-    const bad = await fetch(`${server.base}/jobs/echo`, { method: 'POST', body: '{nope' });
+    const bad = await fetch(`${server.base}/jobs/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{nope',
+    });
     expect(bad.status).toBe(400);
-    const ok = await fetch(`${server.base}/jobs/echo`, { method: 'POST', body: '{"a":1}' });
+    const ok = await fetch(`${server.base}/jobs/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect(ok.status).toBe(202);
   });
 

@@ -161,8 +161,18 @@ describe('jobs', () => {
 
   it('refuses new jobs past maxRunningJobs with 503', async () => {
     server = await startServer({ maxRunningJobs: 1, jobs: { slow: () => sleep(300) } });
-    expect((await fetch(`${server.base}/jobs/slow`, { method: 'POST' })).status).toBe(202);
-    const res = await fetch(`${server.base}/jobs/slow`, { method: 'POST' });
+    expect(
+      (
+        await fetch(`${server.base}/jobs/slow`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(202);
+    const res = await fetch(`${server.base}/jobs/slow`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).not.toBeNull();
   });

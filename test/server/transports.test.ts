@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MemoryStore } from '../../src/store/index.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf, type Finish, type TransportKind } from '../helpers/clients.js';
-import { sleep, startServer, type TestServer, until } from '../helpers/server.js';
+import { expectIdle, sleep, startServer, type TestServer, until } from '../helpers/server.js';
 
 /*
  * One suite, three transports: every behaviour of docs/protocol.md that applies to a transport
@@ -11,8 +11,13 @@ import { sleep, startServer, type TestServer, until } from '../helpers/server.js
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  await server?.close();
-  server = undefined;
+  try {
+    // Every test is a leak test: once its clients are gone the server holds nothing.
+    if (server !== undefined) await expectIdle(server.outlast);
+  } finally {
+    await server?.close();
+    server = undefined;
+  }
 });
 
 /** A small deterministic PRNG: the cut points are random but the same on every run. */

@@ -18,7 +18,14 @@ import {
   wsHeartbeat,
   wsOpen,
 } from '../frames.js';
-import { corsHeaders, errorReply, type Incoming, type Reply } from '../http.js';
+import {
+  corsHeaders,
+  errorReply,
+  type Incoming,
+  type Reply,
+  upgradeOrigin,
+  withoutCredentials,
+} from '../http.js';
 import type { Outlast } from '../outlast.js';
 import { parseStreamQuery, type StreamParams } from '../query.js';
 import { routeSegments } from '../routes.js';
@@ -52,6 +59,8 @@ export interface Admission {
   readonly params: StreamParams;
   /** Frees the connection slot; the binding calls it when the upgrade does not complete. */
   readonly release: () => void;
+  /** When the upgrade request arrived (monotonic ms): rotation counts from here. */
+  readonly arrivedAt: number;
 }
 
 /** The server core behind an {@link Outlast} (the bindings' way in). */
@@ -184,18 +193,33 @@ async function admit(core: ServerCore, inc: Incoming): Promise<Reply | Admission
       `an upgrade request reads with transport=ws, not ${params.transport}`,
     );
   }
-  const denied = await core.authorize(inc, streamId, 'read');
+  // Browsers enforce no CORS on WebSocket: the origin is checked here, on every upgrade.
+  const origin = upgradeOrigin(core.o.cors, inc.header('origin'), inc.header('host'));
+  if (origin === 'refused') {
+    core.metrics.rejected('forbidden');
+    return errorReply(403, 'forbidden', 'this origin may not open a WebSocket here (cors.origin)');
+  }
+  const asked = origin === 'anonymous' ? withoutCredentials(inc) : inc;
+  const denied = await core.authorize(asked, streamId, 'read');
   if (denied !== null) return denied;
+  if (inc.signal.aborted) return clientGone();
   if ((await core.store.info(streamId)) === null) {
     return errorReply(404, 'unknown-stream', 'no such stream (it may have ended and expired)');
   }
-  const release = core.acquire(streamId);
+  // Gone during authorize or the store read: take nothing.
+  if (inc.signal.aborted) return clientGone();
+  const release = core.acquire(streamId, 'ws');
   if (typeof release !== 'function') return release;
   // A WebSocket rotates only when the client asks (`maxStream` in its query): upgraded
   // connections escape most total-duration clocks (the Service Connect incident), so the server-wide
   // `maxStreamMs`, meant for SSE, is not applied to them.
   if (!url.searchParams.has('maxStream')) params.maxStreamMs = null;
-  return { streamId, params, release };
+  return { streamId, params, release, arrivedAt: inc.arrivedAt };
+}
+
+/** The refusal for a client that left while its upgrade was decided (nobody reads it). */
+export function clientGone(): Reply {
+  return errorReply(499, 'client-closed', 'the client went away');
 }
 
 /**
@@ -210,6 +234,7 @@ export function openSocket(core: ServerCore, admission: Admission, port: SocketP
     streamId,
     params.heartbeatMs,
     params.maxStreamMs,
+    admission.arrivedAt,
   );
   core.track(session, release);
   core.metrics.connectionOpened('ws');
@@ -361,7 +386,7 @@ export async function upgradeFetch(
   request: Request,
   accept: (admission: Admission) => Response | undefined,
 ): Promise<Response | undefined | null> {
-  const result = await admitUpgrade(core, fetchIncoming(request));
+  const result = await admitUpgrade(core, fetchIncoming(request, core.monotonicNow()));
   if (result === null) return null;
   if ('status' in result) return replyResponse(result);
   try {
