@@ -25,8 +25,10 @@ function toResponse(gw: GatewayCore, request: Request, reply: Reply): Response {
   return new Response(reply.body, { status: reply.status, headers });
 }
 
-function incoming(request: Request, url: URL): Incoming {
+function incoming(request: Request, url: URL, arrivedAt: number): Incoming {
   return {
+    signal: request.signal,
+    arrivedAt,
     method: request.method,
     url,
     header: (name) => request.headers.get(name),
@@ -71,7 +73,14 @@ async function start(
   client: ClientInfo,
   answered?: { response: Response; abort: AbortController },
 ): Promise<Response> {
-  const result = await startRun(gw, incoming(request, url), target, mode, client, answered);
+  const result = await startRun(
+    gw,
+    incoming(request, url, gw.core.monotonicNow()),
+    target,
+    mode,
+    client,
+    answered,
+  );
   if (typeof result !== 'string') return toResponse(gw, request, result);
   if (mode === 'job') return toResponse(gw, request, acceptedReply(gw, result));
   return read(gw, request, runStreamPath(gw, result, url, true), true, result);

@@ -70,7 +70,7 @@ async function serveStart(
 ): Promise<void> {
   const result = await startRun(
     gw,
-    nodeIncoming(req, res, url),
+    nodeIncoming(req, res, url, gw.core.monotonicNow()),
     target,
     mode,
     clientOf(req),
@@ -108,7 +108,10 @@ async function pass(
   try {
     response = await gw.fetch(upstreamUrl(target, url), {
       method,
-      headers: upstreamHeaders(nodeIncoming(req, res, url).request().headers, clientOf(req)),
+      headers: upstreamHeaders(
+        nodeIncoming(req, res, url, gw.core.monotonicNow()).request().headers,
+        clientOf(req),
+      ),
       body:
         method === 'GET' || method === 'HEAD'
           ? null
