@@ -8,12 +8,19 @@
  * heartbeats). Each round parses the whole fixture once with each parser, in alternating
  * order; after warm-up rounds, the median of the measured rounds is reported. Both parsers
  * must produce the same number of events and data characters, or the run fails.
+ *
+ * The decoding floor: a bare streaming `TextDecoder` over the same chunks, timed in the same
+ * rounds. No parser that hands out strings can go below it; `floor x` is each parser's time as
+ * a multiple of it, so a fixture bound by UTF-8 decoding shows as such.
+ * Copies: the outlast parser counts the bytes it copies into its own buffers or decodes
+ * (`copiedBytes`); divided by the input size it shows whether any path copies a byte more
+ * than a constant number of times (a quadratic path grows with the number of chunks).
  */
 import { createParser as createPeerParser } from 'eventsource-parser';
 import { createParser, encodeEvent } from '../src/wire/index.js';
 import { median, printTable, result } from './util.js';
 
-const WARMUP = 5;
+const WARMUP = 3;
 const ROUNDS = Number(process.env.ROUNDS ?? 25);
 const encoder = new TextEncoder();
 
@@ -53,6 +60,27 @@ const bigJson = JSON.stringify(
   null,
   2,
 );
+
+// One huge event: 7 MiB of base64-like text on one `data:` line (an LLM answer carrying an
+// image, a large JSON result), or the same size of multibyte text.
+const MIB = 1_048_576;
+const asciiBody = (bytes: number): string => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  let out = '';
+  for (let i = 0; i < bytes; i++) out += alphabet[(i * 7 + (i >> 6)) % 64];
+  return out;
+};
+const multibyteBody = (bytes: number): string => {
+  const unit = '日本語のテキスト — ça déménage 🚀✨ Ελληνικά ';
+  const unitBytes = encoder.encode(unit).length;
+  return unit.repeat(Math.floor(bytes / unitBytes));
+};
+const hugeAscii = encoder.encode(`id: 1\ndata: ${asciiBody(7 * MIB)}\n\n`);
+const hugeMultibyte = encoder.encode(`id: 1\ndata: ${multibyteBody(7 * MIB)}\n\n`);
+const manyAscii = build((i) => `id: ${i}\ndata: ${asciiBody(100 * 1024)}\n\n`, 70);
+const manyMultibyte = build((i) => `id: ${i}\ndata: ${multibyteBody(100 * 1024)}\n\n`, 70);
+// A line this long is allowed by both parsers (eventsource-parser has no line limit).
+const hugeLimits = { maxLineBytes: 16 * MIB, maxEventBytes: 16 * MIB };
 
 interface Fixture {
   name: string;
@@ -105,6 +133,36 @@ const fixtures: Fixture[] = [
       16_384,
     ),
   },
+  {
+    name: 'huge-1k',
+    what: 'one 7 MiB data line (base64-like), 1 KiB chunks',
+    chunks: chunk(hugeAscii, 1024),
+  },
+  {
+    name: 'huge-64k',
+    what: 'one 7 MiB data line (base64-like), 64 KiB chunks',
+    chunks: chunk(hugeAscii, 65_536),
+  },
+  {
+    name: 'many-100k',
+    what: '70 events of one 100 KiB data line each, 4 KiB chunks',
+    chunks: chunk(manyAscii, 4096),
+  },
+  {
+    name: 'huge-1k-mb',
+    what: 'one 7 MiB data line of multibyte text, 1 KiB chunks (sequences cut)',
+    chunks: chunk(hugeMultibyte, 1024),
+  },
+  {
+    name: 'huge-64k-mb',
+    what: 'one 7 MiB data line of multibyte text, 64 KiB chunks',
+    chunks: chunk(hugeMultibyte, 65_536),
+  },
+  {
+    name: 'many-100k-mb',
+    what: '70 events of one 100 KiB multibyte data line each, 4 KiB chunks',
+    chunks: chunk(manyMultibyte, 4096),
+  },
 ];
 
 interface Count {
@@ -112,17 +170,33 @@ interface Count {
   chars: number;
 }
 
-function runOurs(chunks: Uint8Array[]): Count {
-  const count = { events: 0, chars: 0 };
-  const parser = createParser({
-    onEvent: (e) => {
-      count.events++;
-      count.chars += e.data.length;
+interface OurCount extends Count {
+  copied: number;
+}
+
+function runOurs(chunks: Uint8Array[]): OurCount {
+  const count = { events: 0, chars: 0, copied: 0 };
+  const parser = createParser(
+    {
+      onEvent: (e) => {
+        count.events++;
+        count.chars += e.data.length;
+      },
+      onComment: () => {},
     },
-    onComment: () => {},
-  });
+    hugeLimits,
+  );
   for (const c of chunks) parser.feed(c);
+  count.copied = parser.copiedBytes;
   return count;
+}
+
+// The decoding floor: what any parser that hands out strings must spend at least.
+function runFloor(chunks: Uint8Array[]): Count {
+  const decoder = new TextDecoder();
+  let chars = 0;
+  for (const c of chunks) chars += decoder.decode(c, { stream: true }).length;
+  return { events: 0, chars };
 }
 
 function runPeer(chunks: Uint8Array[]): Count {
@@ -139,7 +213,7 @@ function runPeer(chunks: Uint8Array[]): Count {
   return count;
 }
 
-function time(fn: () => Count): [number, Count] {
+function time<T>(fn: () => T): [number, T] {
   const start = process.hrtime.bigint();
   const count = fn();
   return [Number(process.hrtime.bigint() - start) / 1e6, count];
@@ -149,29 +223,39 @@ console.log('bench:wire');
 console.log('method: same bytes, same chunks; outlast gets bytes, eventsource-parser gets a');
 console.log("streaming TextDecoder's output (decoding counted for both); onComment set on both;");
 console.log(`${WARMUP} warm-up rounds, then median of ${ROUNDS} rounds, alternating order.`);
+console.log('floor: a bare streaming TextDecoder over the same chunks (the decoding floor);');
+console.log('copies/byte: bytes outlast copied or decoded, divided by the input bytes.');
+console.log(
+  `huge fixtures: both parsers allow the line (outlast maxLineBytes ${hugeLimits.maxLineBytes}).`,
+);
 console.log(`node ${process.version}, ${process.arch}\n`);
 
 const rows: string[][] = [];
 const fixtureResults: Record<string, Record<string, number>> = {};
 let minRatio = Number.POSITIVE_INFINITY;
+let maxCopies = 0;
+const only = process.env.FIXTURES?.split(',');
 for (const fixture of fixtures) {
+  if (only !== undefined && !only.includes(fixture.name)) continue;
   const bytes = fixture.chunks.reduce((n, c) => n + c.length, 0);
   const ours: number[] = [];
   const peer: number[] = [];
-  let countOurs: Count = { events: 0, chars: 0 };
+  const floor: number[] = [];
+  let countOurs: OurCount = { events: 0, chars: 0, copied: 0 };
   let countPeer: Count = { events: 0, chars: 0 };
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
-    const order = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+    const order = round % 2 === 0 ? ['ours', 'peer', 'floor'] : ['floor', 'peer', 'ours'];
     for (const who of order) {
-      const [ms, count] = time(() =>
-        who === 'ours' ? runOurs(fixture.chunks) : runPeer(fixture.chunks),
-      );
-      if (round < WARMUP) continue;
-      if (who === 'ours') {
-        ours.push(ms);
+      if (who === 'floor') {
+        const [ms] = time(() => runFloor(fixture.chunks));
+        if (round >= WARMUP) floor.push(ms);
+      } else if (who === 'ours') {
+        const [ms, count] = time(() => runOurs(fixture.chunks));
+        if (round >= WARMUP) ours.push(ms);
         countOurs = count;
       } else {
-        peer.push(ms);
+        const [ms, count] = time(() => runPeer(fixture.chunks));
+        if (round >= WARMUP) peer.push(ms);
         countPeer = count;
       }
     }
@@ -183,8 +267,11 @@ for (const fixture of fixtures) {
   }
   const oursMs = median(ours);
   const peerMs = median(peer);
+  const floorMs = median(floor);
   const ratio = peerMs / oursMs;
+  const copies = countOurs.copied / bytes;
   minRatio = Math.min(minRatio, ratio);
+  maxCopies = Math.max(maxCopies, copies);
   const mbs = (ms: number) => bytes / 1e6 / (ms / 1000);
   const eps = (ms: number) => countOurs.events / (ms / 1000);
   fixtureResults[fixture.name] = {
@@ -196,6 +283,12 @@ for (const fixture of fixtures) {
     outlast_events_s: Math.round(eps(oursMs)),
     peer_events_s: Math.round(eps(peerMs)),
     ratio: round2(ratio),
+    outlast_ms: round2(oursMs),
+    peer_ms: round2(peerMs),
+    floor_ms: round2(floorMs),
+    outlast_floor_x: round2(oursMs / floorMs),
+    peer_floor_x: round2(peerMs / floorMs),
+    copies_per_byte: round2(copies),
   };
   rows.push([
     fixture.name,
@@ -206,12 +299,27 @@ for (const fixture of fixtures) {
     Math.round(eps(oursMs)).toLocaleString('en'),
     Math.round(eps(peerMs)).toLocaleString('en'),
     `${ratio.toFixed(2)}x`,
+    `${(oursMs / floorMs).toFixed(2)}`,
+    `${(peerMs / floorMs).toFixed(2)}`,
+    copies.toFixed(2),
   ]);
   console.log(`  ${fixture.name}: ${fixture.what}`);
 }
 console.log('');
 printTable(
-  ['fixture', 'MB', 'events', 'outlast MB/s', 'e-p MB/s', 'outlast ev/s', 'e-p ev/s', 'ratio'],
+  [
+    'fixture',
+    'MB',
+    'events',
+    'outlast MB/s',
+    'e-p MB/s',
+    'outlast ev/s',
+    'e-p ev/s',
+    'ratio',
+    'outlast floor x',
+    'e-p floor x',
+    'copies/byte',
+  ],
   rows,
 );
 
@@ -249,9 +357,15 @@ function round2(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+const floorRatios = Object.fromEntries(
+  Object.entries(fixtureResults).map(([name, r]) => [name, r.outlast_floor_x]),
+);
+console.log(`copies per input byte: at most ${maxCopies.toFixed(2)} (constant: no quadratic path)`);
 result({
   bench: 'wire',
   min_ratio_vs_eventsource_parser: round2(minRatio),
+  max_copies_per_byte: round2(maxCopies),
+  floor_ratio: floorRatios,
   fixtures: fixtureResults,
   encoder_events_per_s: encoderEventsPerS,
 });
