@@ -1,7 +1,7 @@
 /**
  * The Service Connect incident's OCR endpoint on plain node:http: `node --import tsx examples/ocr-node.ts`.
  *
- *   curl -X POST localhost:3000/outlast/jobs/ocr -d '{"document":"scan.pdf"}'
+ *   curl localhost:3000/outlast/jobs/ocr -H 'content-type: application/json' -d '{"document":"scan.pdf"}'
  *   curl -N localhost:3000/outlast/jobs/{jobId}/events        # SSE, rotates every 12 s
  *   curl localhost:3000/outlast/jobs/{jobId}                  # the result, for an hour
  *

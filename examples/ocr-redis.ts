@@ -3,7 +3,7 @@
  *
  *   REDIS_URL=redis://127.0.0.1:6380 PORT=3001 node --import tsx examples/ocr-redis.ts &
  *   REDIS_URL=redis://127.0.0.1:6380 PORT=3002 node --import tsx examples/ocr-redis.ts &
- *   curl -X POST localhost:3001/outlast/jobs/ocr -d '{"document":"scan.pdf"}'  # on one
+ *   curl localhost:3001/outlast/jobs/ocr -H 'content-type: application/json' -d '{"document":"scan.pdf"}'  # on one
  *   curl -N localhost:3002/outlast/jobs/{jobId}/events                         # from the other
  *
  * Put any load balancer in front (no sticky sessions needed). Exits at once with a clear

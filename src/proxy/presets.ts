@@ -21,7 +21,7 @@ const MIN = 60 * S;
 
 /**
  * The presets. Numbers are the vendors' defaults (time scale 1) from the facts table
- * (`/work/shared/docs/intermediaries.md`, mirrored in `docs/proxy.md`); where the real
+ * (`docs/intermediaries.md`, mirrored in `docs/proxy.md`); where the real
  * software was measured against its preset, `docs/intermediaries-measured.md` says so.
  */
 export const presets: readonly Preset[] = [
