@@ -20,15 +20,13 @@ async function run(context: CliContext): Promise<number> {
   const { argv, stdout } = context;
   let target: string | null = null;
   const options: { idleMs?: number; maxStreamMs?: number; heartbeatMs?: number } = {};
-  for (const arg of readArgs(argv)) {
-    const { name } = arg;
-    if (name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
-    const value = arg.value();
+  for (const { name, value } of readArgs(argv, {
+    values: ['for', 'idle', 'max-stream', 'heartbeat'],
+  })) {
     if (name === 'for') target = value;
     else if (name === 'idle') options.idleMs = parseDuration(value, '--idle');
     else if (name === 'max-stream') options.maxStreamMs = parseDuration(value, '--max-stream');
     else if (name === 'heartbeat') options.heartbeatMs = parseDuration(value, '--heartbeat');
-    else throw new UsageError(`unknown option --${name}`);
   }
   if (target === null) throw new UsageError(`--for is required: ${configTargets.join(', ')}`);
   stdout.write(renderConfig(target, options));

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { connect, type WebSocketLike } from '../client/index.js';
+import { OutlastError } from '../errors.js';
 import { runProbe } from '../probe/index.js';
 import { renderHtmlReport } from '../probe/report/html.js';
 import { human } from '../probe/report/text.js';
 import { createProxy, parsePresetList } from '../proxy/index.js';
 import { readArgs } from './args.js';
-import { type CliCommand, type CliContext, UsageError } from './command.js';
+import type { CliCommand, CliContext } from './command.js';
 import { DEMO_PAGES, plainSseClient, startDemoApp } from './demo-app.js';
 import { parseDuration } from './duration.js';
 
@@ -44,19 +45,20 @@ async function run(context: CliContext): Promise<number> {
   let scale = demoDefaults.timeScale;
   let maxWaitMs = demoDefaults.maxWaitMs;
   let html: string | null = null;
-  for (const arg of readArgs(argv)) {
-    const { name } = arg;
-    if (name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
-    const value = arg.value();
+  for (const { name, value } of readArgs(argv, {
+    values: ['path', 'time-scale', 'max-wait', 'html'],
+  })) {
     if (name === 'path') path = value;
     else if (name === 'time-scale') {
       scale = Number(value);
-      if (!Number.isFinite(scale) || scale <= 0 || scale > 1) {
-        throw new UsageError(`--time-scale "${value}" must be a number in (0, 1]`);
+      if (value.trim() === '' || !Number.isFinite(scale) || scale <= 0 || scale > 1) {
+        throw new OutlastError(
+          'invalid-option',
+          `--time-scale "${value}" must be a number in (0, 1] (0.1 runs the clocks 10x faster than production)`,
+        );
       }
     } else if (name === 'max-wait') maxWaitMs = parseDuration(value, '--max-wait');
     else if (name === 'html') html = value;
-    else throw new UsageError(`unknown option --${name}`);
   }
   const presets = parsePresetList(path);
   const say = (line = ''): void => {

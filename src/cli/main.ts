@@ -52,14 +52,16 @@ export async function main(
     return 0;
   }
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // The signal's reason names the signal, so a command can exit 128 + its number.
+  const onInt = () => controller.abort('SIGINT');
+  const onTerm = () => controller.abort('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
   try {
     return await command.run({ argv: rest, stdout, stderr, signal: controller.signal });
   } catch (error) {
     if (error instanceof UsageError) {
-      stderr.write(`outlast ${command.name}: ${error.message}\n\n${command.usage}`);
+      stderr.write(`outlast ${command.name}: ${error.message} [${error.code}]\n\n${command.usage}`);
       return 2;
     }
     const code = (error as { code?: unknown }).code;
@@ -68,7 +70,7 @@ export async function main(
     );
     return 1;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }

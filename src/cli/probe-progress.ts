@@ -50,21 +50,40 @@ export class ProbeProgressView {
     const all = [...this.records.values()];
     const running = all.filter((r) => r.outcome === 'running').map((r) => r.name);
     const cut = all.filter((r) => r.outcome === 'cut' && !r.name.startsWith('marker-'));
-    const lines = [
+    const size = this.out as { columns?: number; rows?: number };
+    // One row per line, never a wrapped one: the redraw moves up exactly the rows it drew.
+    const width = Math.max(20, (size.columns || 80) - 1);
+    const height = Math.max(3, (size.rows || 24) - 1);
+    let lines = [
       `${this.label}probing: ${human(performance.now() - this.started)} of up to ${human(this.maxWaitMs)}`,
       `  running (${running.length}): ${running.filter((n) => !n.startsWith('marker-')).join(', ')}${running.some((n) => n.startsWith('marker-')) ? ', marker ladder' : ''}`,
       ...cut.map((r) => `  known: ${experimentLine(r)}`),
     ];
-    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}A\x1b[J`);
+    if (lines.length > height) {
+      lines = [...lines.slice(0, height - 1), `  ... and ${lines.length - height + 1} more known`];
+    }
+    lines = lines.map((line) => fitLine(line, width));
+    this.clear();
     this.out.write(`${lines.join('\n')}\n`);
     this.drawn = lines.length;
+  }
+
+  /** Moves up over the block last drawn and erases it to the end of the screen. */
+  private clear(): void {
+    if (this.drawn > 0) this.out.write(`\r\x1b[${this.drawn}A\x1b[J`);
+    this.drawn = 0;
   }
 
   /** Stops redrawing and clears the block. */
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}A\x1b[J`);
-    this.drawn = 0;
+    this.clear();
   }
+}
+
+/** Cuts a line to `width` characters (an ellipsis marks the cut). */
+export function fitLine(line: string, width: number): string {
+  const chars = [...line];
+  return chars.length <= width ? line : `${chars.slice(0, width - 1).join('')}…`;
 }

@@ -1,6 +1,7 @@
+import { OutlastError } from '../errors.js';
 import { startProbeServer } from '../probe/index.js';
 import { readArgs } from './args.js';
-import { type CliCommand, type CliContext, UsageError } from './command.js';
+import type { CliCommand, CliContext } from './command.js';
 import { parseDuration } from './duration.js';
 
 const usage = `Usage: outlast probe-server [--host H] [--port N] [--token T] [--max-hold D]
@@ -24,18 +25,16 @@ async function run(context: CliContext): Promise<number> {
   let port = 0;
   let token: string | null = null;
   let maxHoldMs: number | undefined;
-  for (const arg of readArgs(argv)) {
-    const { name } = arg;
-    if (name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
-    const value = arg.value();
+  for (const { name, value } of readArgs(argv, {
+    values: ['host', 'port', 'token', 'max-hold'],
+  })) {
     if (name === 'host') host = value;
     else if (name === 'port') {
       if (!/^\d+$/.test(value) || Number(value) > 65_535)
-        throw new UsageError(`--port "${value}" must be 0-65535`);
+        throw new OutlastError('invalid-option', `--port "${value}" must be 0-65535`);
       port = Number(value);
     } else if (name === 'token') token = value;
     else if (name === 'max-hold') maxHoldMs = parseDuration(value, '--max-hold');
-    else throw new UsageError(`unknown option --${name}`);
   }
   const server = await startProbeServer({
     host,

@@ -1,13 +1,13 @@
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { OutlastError } from '../errors.js';
 import { attributeHops } from '../probe/engine/hops.js';
 import { type ProbeReport, type ProbeTransport, runProbe } from '../probe/index.js';
 import { renderHtmlReport } from '../probe/report/html.js';
 import { formatHops, formatReport } from '../probe/report/text.js';
 import { readArgs } from './args.js';
-import { type CliCommand, type CliContext, UsageError } from './command.js';
+import { type CliCommand, type CliContext, interruptedExitCode, UsageError } from './command.js';
 import { parseDuration } from './duration.js';
+import { checkOutputFile } from './output.js';
 import { ProbeProgressView } from './probe-progress.js';
 
 const usage = `Usage: outlast probe URL [URL...] [--max-wait D] [--json] [--html FILE]
@@ -56,17 +56,20 @@ export function parseProbeArgs(argv: string[]): ProbeArgs {
     transports: undefined,
     token: null,
   };
-  for (const arg of readArgs(argv)) {
-    const { name } = arg;
+  const spec = {
+    values: ['max-wait', 'html', 'token', 'transports'],
+    booleans: ['json'],
+    positionals: true,
+  };
+  for (const { name, value, on } of readArgs(argv, spec)) {
     if (name === null) {
-      args.urls.push(arg.value());
+      args.urls.push(value);
       continue;
     }
     if (name === 'json') {
-      args.json = true;
+      args.json = on;
       continue;
     }
-    const value = arg.value();
     if (name === 'max-wait') args.maxWaitMs = parseDuration(value, '--max-wait');
     else if (name === 'html') args.html = value;
     else if (name === 'token') args.token = value;
@@ -84,7 +87,7 @@ export function parseProbeArgs(argv: string[]): ProbeArgs {
         }
       }
       args.transports = list as ProbeTransport[];
-    } else throw new UsageError(`unknown option --${name}`);
+    }
   }
   if (args.urls.length === 0) throw new UsageError('a probe server URL is required');
   return args;
@@ -93,6 +96,8 @@ export function parseProbeArgs(argv: string[]): ProbeArgs {
 async function run(context: CliContext): Promise<number> {
   const { stdout, stderr, signal } = context;
   const args = parseProbeArgs(context.argv);
+  // Before minutes of probing, not after: a report with nowhere to go is a wasted probe.
+  const htmlPath = args.html === null ? null : await checkOutputFile('--html', args.html);
   const tty = !args.json && (stdout as { isTTY?: boolean }).isTTY === true;
   const views = args.urls.map(
     (_, i) =>
@@ -127,12 +132,11 @@ async function run(context: CliContext): Promise<number> {
     for (const r of reports) stdout.write(`${formatReport(r)}\n`);
     if (hops !== null) stdout.write(formatHops(reports, hops));
   }
-  if (args.html !== null) {
-    const path = resolve(args.html);
-    await writeFile(path, renderHtmlReport(reports, hops));
-    (args.json ? stderr : stdout).write(`HTML report: ${path}\n`);
+  if (htmlPath !== null) {
+    await writeFile(htmlPath, renderHtmlReport(reports, hops));
+    (args.json ? stderr : stdout).write(`HTML report: ${htmlPath}\n`);
   }
-  return 0;
+  return reports.some((r) => r.interrupted) ? interruptedExitCode(signal) : 0;
 }
 
 /** `outlast probe`: measure a path's limits and name the culprit. */

@@ -86,14 +86,9 @@ function parseCount(flag: string, text: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-/** Parses one knob flag's value into `knobs` (repeatable header flags accumulate). */
-function parseKnob(spec: KnobSpec, text: string | undefined, knobs: Record<string, unknown>): void {
+/** Parses one valued knob flag into `knobs` (repeatable header flags accumulate). */
+function parseKnob(spec: KnobSpec, text: string, knobs: Record<string, unknown>): void {
   const flag = spec.flag;
-  if (spec.kind === 'boolean') {
-    knobs[spec.key] = text === undefined ? true : !/^(false|no|off|0)$/i.test(text);
-    return;
-  }
-  if (text === undefined) throw new UsageError(`--${flag} needs a value`);
   if (spec.nullable && OFF.has(text)) {
     knobs[spec.key] = null;
     return;
@@ -164,37 +159,32 @@ async function run(context: CliContext): Promise<number> {
   let timeScale = 1;
   const knobs: Record<string, unknown> = {};
   const specs = new Map(knobSpecs.map((s) => [s.flag, s]));
-  for (const arg of readArgs(argv)) {
-    if (arg.name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
-    let { name, inline } = arg;
-    const spec = specs.get(name) ?? specs.get(name.replace(/^no-/, ''));
-    if (spec?.kind === 'boolean') {
-      if (!specs.has(name)) {
-        name = name.slice(3);
-        inline = 'false';
-      }
-      parseKnob(spec, inline, knobs);
-      continue;
-    }
+  const booleans = knobSpecs.filter((s) => s.kind === 'boolean').map((s) => s.flag);
+  const values = knobSpecs.filter((s) => s.kind !== 'boolean').map((s) => s.flag);
+  for (const { name, value, on } of readArgs(argv, {
+    values: ['target', 'listen', 'control', 'preset', 'time-scale', ...values],
+    booleans: ['list-presets', ...booleans],
+  })) {
+    const spec = specs.get(name!);
     if (name === 'list-presets') {
+      if (!on) continue;
       stdout.write(formatPresets());
       return 0;
     }
-    const value = arg.value();
     if (name === 'target') target = value;
     else if (name === 'listen') listen = parseHostPort(name, value);
     else if (name === 'control') control = OFF.has(value) ? null : parseHostPort(name, value);
     else if (name === 'preset') preset = value;
     else if (name === 'time-scale') {
       timeScale = Number(value);
-      if (!Number.isFinite(timeScale) || timeScale <= 0) {
+      if (value.trim() === '' || !Number.isFinite(timeScale) || timeScale <= 0) {
         throw new OutlastError(
           'invalid-option',
           `--time-scale "${value}" must be a number > 0 (0.01 makes 15s fire at 150ms)`,
         );
       }
-    } else if (spec !== undefined) parseKnob(spec, value, knobs);
-    else throw new UsageError(`unknown option --${name}`);
+    } else if (spec?.kind === 'boolean') knobs[spec.key] = on;
+    else if (spec !== undefined) parseKnob(spec, value, knobs);
   }
   if (target === undefined) throw new UsageError('--target URL is required');
 

@@ -38,6 +38,8 @@ export interface ConfigOptions {
 export const configDefaults = { idleMs: 300_000, maxStreamMs: 3_600_000, heartbeatMs: 15_000 };
 
 const sec = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+/** A heartbeat in seconds as written, never rounded up (2500 -> "2.5"). */
+const secText = (ms: number): string => String(Number((ms / 1000).toFixed(3)));
 
 /** One line on what the snippet of each target does. */
 export const configTitles: Record<ConfigTarget, string> = {
@@ -50,15 +52,51 @@ export const configTitles: Record<ConfigTarget, string> = {
   uvicorn: 'uvicorn backend: keep-alive above the load balancer idle timeout',
 };
 
+const pretty = (ms: number): string =>
+  ms >= 60_000 && ms % 6_000 === 0
+    ? `${ms / 60_000}m`
+    : ms >= 1000
+      ? `${secText(ms)}s`
+      : `${Math.round(ms)}ms`;
+
+/**
+ * Refuses a combination no snippet can honour: the facts table's rule is a heartbeat at most
+ * half the idle clock, so one heartbeat may be late or lost and the stream still lives.
+ * @throws {OutlastError} `invalid-option` saying which value to change, and to what.
+ */
+export function checkConfigOptions(options: ConfigOptions): void {
+  const idleMs = options.idleMs ?? configDefaults.idleMs;
+  const heartbeatMs = options.heartbeatMs ?? configDefaults.heartbeatMs;
+  const maxStreamMs = options.maxStreamMs ?? configDefaults.maxStreamMs;
+  for (const [what, v] of [
+    ['idle', idleMs],
+    ['heartbeat', heartbeatMs],
+    ['max-stream', maxStreamMs],
+  ] as const) {
+    if (!Number.isFinite(v) || v <= 0) {
+      throw new OutlastError('invalid-option', `the ${what} must be a duration above 0 (got ${v})`);
+    }
+  }
+  if (heartbeatMs * 2 > idleMs) {
+    throw new OutlastError(
+      'invalid-option',
+      `a heartbeat every ${pretty(heartbeatMs)} does not keep an idle timeout of ${pretty(idleMs)} open: the heartbeat must be at most half the idle timeout; raise --idle to ${pretty(heartbeatMs * 2)} or more, or lower --heartbeat to ${pretty(Math.floor(idleMs / 2))} or less`,
+    );
+  }
+}
+
 /**
  * A ready-to-paste snippet that lifts the limits of one intermediary or backend for
  * long-lived streams.
- * @throws {OutlastError} `invalid-option` for an unknown target.
+ * @throws {OutlastError} `invalid-option` for an unknown target, or a heartbeat above half the
+ *   idle timeout ({@link checkConfigOptions}).
  */
 export function renderConfig(target: string, options: ConfigOptions = {}): string {
+  checkConfigOptions(options);
   const idle = sec(options.idleMs ?? configDefaults.idleMs);
   const total = sec(options.maxStreamMs ?? configDefaults.maxStreamMs);
-  const hb = sec(options.heartbeatMs ?? configDefaults.heartbeatMs);
+  const heartbeatMs = options.heartbeatMs ?? configDefaults.heartbeatMs;
+  const hb = secText(heartbeatMs);
   switch (target as ConfigTarget) {
     case 'nginx':
       return `# nginx: in the location that proxies the streams
@@ -115,7 +153,7 @@ resource "aws_ecs_service" "api" {
 # Keep the heartbeat below it; Enterprise can raise proxy_read_timeout:
 #   curl -X PATCH "https://api.cloudflare.com/client/v4/zones/$ZONE/settings/proxy_read_timeout" \\
 #     -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" --data '{"value":${Math.min(6000, idle)}}'
-createOutlast({ heartbeatMs: ${Math.min(hb, 50) * 1000} });   // well under 100 s
+createOutlast({ heartbeatMs: ${Math.min(heartbeatMs, 50_000)} });   // well under 100 s
 # Streams are not buffered by Cloudflare; Cache-Control: no-transform keeps compression off.
 `;
     case 'node':

@@ -60,11 +60,13 @@ export async function discover(
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new OutlastError(
-        'probe-unreachable',
-        `cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}; check the address and that the probe server runs (${HOW})`,
-        { cause: error },
-      );
+      // The Fetch standard refuses a list of "bad ports" (1, 7, 9, 25, 6000, ...) before
+      // connecting; undici then says only "bad port".
+      const why =
+        cause?.message === 'bad port'
+          ? `port ${parsed.port} is one of the ports fetch refuses to connect to (the Fetch standard's "bad ports": 1, 7, 9, 21, 22, 25, 6000, 6665-6669 and others, blocked in every browser and Node); run the probe server on another port, such as 8080`
+          : `${cause?.code ?? cause?.message ?? (error as Error).message}; check the address and that the probe server runs (${HOW})`;
+      throw new OutlastError('probe-unreachable', `cannot reach ${url}: ${why}`, { cause: error });
     }
     if (response.status === 401) {
       throw new OutlastError(

@@ -97,6 +97,12 @@ export function blame(
   return out;
 }
 
+/** Rounds a heartbeat down: whole seconds from 2 s, tenths from 200 ms, else whole ms. */
+function roundDown(ms: number): number {
+  const step = ms >= 2000 ? 1000 : ms >= 200 ? 100 : 1;
+  return Math.max(1, Math.floor(ms / step) * step);
+}
+
 /** What the report recommends: transport, heartbeat, stream length and config snippets. */
 export function recommend(
   limits: Limits,
@@ -125,8 +131,10 @@ export function recommend(
   );
   // At most half the shortest idle clock (the facts table's rule), never above the server's
   // 15 s default.
+  // 15 s default; rounded down to a figure a person would type (whole seconds from 2 s, else
+  // tenths), so the advice, the config snippets and the server option all read the same number.
   const heartbeatMs = Number.isFinite(shortest)
-    ? Math.max(1, Math.floor(Math.min(15_000, shortest / 2)))
+    ? roundDown(Math.max(1, Math.min(15_000, shortest / 2)))
     : 15_000;
   const total = transport === 'websocket' ? wsTotal : transport === 'sse' ? sseTotal : null;
   const maxStreamMs = total === null ? null : Math.floor(total * 0.8);

@@ -13,6 +13,8 @@ export interface ReportInput {
   notes: string[];
   durationMs: number;
   maxWaitMs: number;
+  /** The probe was stopped (its signal) before max-wait. @default false */
+  interrupted?: boolean;
   rttMs: number;
   train: { intervalMs: number; eventBytes: number; trainMs: number };
 }
@@ -69,6 +71,7 @@ export function buildReport(input: ReportInput): ProbeReport {
     target: input.target,
     durationMs,
     maxWaitMs: Math.round(maxWaitMs),
+    interrupted: input.interrupted === true,
     limits: {
       sse: {
         idleMs: round1(limits.sse.idleMs),

@@ -65,6 +65,8 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
   setMaxListeners(0, controller.signal);
   const stop = (): void => controller.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
+  // A signal aborted before this point fires no event: stop at once.
+  if (options.signal?.aborted === true) stop();
 
   const started = now();
   const elapsed = (): number => now() - started;
@@ -305,6 +307,13 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
   echoRecord.outcome = echo === null ? 'failed' : 'completed';
   options.signal?.removeEventListener('abort', stop);
   const durationMs = Math.round(elapsed());
+  // Stopped early: a limit not seen was waited for only this long, not max-wait.
+  const interrupted = options.signal?.aborted === true;
+  if (interrupted) {
+    notes.unshift(
+      `interrupted after ${fmt(durationMs)}: these are the limits found so far; "not reached" means not within those ${fmt(durationMs)}`,
+    );
+  }
 
   const report = buildReport({
     target: target.base,
@@ -312,7 +321,8 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
     echo,
     notes,
     durationMs,
-    maxWaitMs,
+    maxWaitMs: interrupted ? Math.min(maxWaitMs, durationMs) : maxWaitMs,
+    interrupted,
     rttMs,
     train: { intervalMs: trainInterval, eventBytes, trainMs },
   });

@@ -86,7 +86,10 @@ export interface ConfigSnippet {
 export interface ProbeReport {
   target: string;
   durationMs: number;
+  /** How long a limit was waited for: max-wait, or `durationMs` when interrupted. */
   maxWaitMs: number;
+  /** Stopped early (Ctrl-C, SIGTERM, the `signal` option): the limits are those found so far. */
+  interrupted: boolean;
   limits: {
     sse: { idleMs: number | null; totalMs: number | null; firstByteMs: number | null };
     websocket: { idleMs: number | null; totalMs: number | null };

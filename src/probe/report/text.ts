@@ -28,7 +28,9 @@ export function formatReport(report: ProbeReport): string {
   const l = report.limits;
   const w = report.maxWaitMs;
   const lines = [
-    `outlast probe ${report.target}: ${human(report.durationMs)} (max-wait ${human(w)})`,
+    report.interrupted
+      ? `outlast probe ${report.target}: INTERRUPTED after ${human(report.durationMs)}; the limits found so far`
+      : `outlast probe ${report.target}: ${human(report.durationMs)} (max-wait ${human(w)})`,
     '',
     'Limits',
     `  SSE first byte      ${value(l.sse.firstByteMs, w)}`,
