@@ -60,10 +60,18 @@ async function run(context: CliContext): Promise<number> {
     maxRuns?: number;
     maxBodyBytes?: number;
   } = {};
-  for (const arg of readArgs(argv)) {
-    const { name } = arg;
-    if (name === null) throw new UsageError(`unexpected argument "${arg.inline}"`);
-    const value = arg.value();
+  for (const { name, value } of readArgs(argv, {
+    values: [
+      'upstream',
+      'listen',
+      'store',
+      'route',
+      'heartbeat',
+      'max-stream',
+      'max-runs',
+      'max-body',
+    ],
+  })) {
     if (name === 'upstream') upstream = value;
     else if (name === 'listen') listen = parseHostPort(name, value);
     else if (name === 'store') storeUrl = value;
@@ -72,7 +80,6 @@ async function run(context: CliContext): Promise<number> {
     else if (name === 'max-stream') limits.maxStreamMs = parseDuration(value, '--max-stream');
     else if (name === 'max-runs') limits.maxRuns = parseCount(name, value);
     else if (name === 'max-body') limits.maxBodyBytes = parseCount(name, value);
-    else throw new UsageError(`unknown option --${name}`);
   }
   if (upstream === undefined) throw new UsageError('--upstream URL is required');
   const store = storeUrl === null ? undefined : await openStore(storeUrl);

@@ -66,6 +66,7 @@ describe('every command, one behaviour', () => {
       ['probe-server', '--bogus'],
       ['config', '--for', 'nginx', '--bogus'],
       ['demo', '--bogus'],
+      ['gateway', '--upstream', 'http://127.0.0.1:9', '--bogus'],
     ]) {
       const { code, err } = await cli(argv);
       expect(code, argv.join(' ')).toBe(2);
