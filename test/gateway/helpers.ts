@@ -184,3 +184,15 @@ export function sseRoute(
     setTimeout(tick, opts.firstAfter ?? every);
   };
 }
+
+/** Waits until the gateway holds nothing: no run, no reader, no passed-through request, no tunnel. */
+export async function expectIdle(gateway: Gateway): Promise<void> {
+  const { until } = await import('../helpers/server.js');
+  await until(
+    () => {
+      const s = gateway.stats();
+      return s.runs === 0 && s.connections === 0 && s.passing === 0 && s.tunnels === 0;
+    },
+    `gateway idle (${JSON.stringify(gateway.stats())})`,
+  );
+}

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, until } from '../helpers/server.js';
 import {
+  expectIdle,
   readSse,
   startTestGateway,
   startTestUpstream,
@@ -76,13 +77,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   const g = gw!;
-  await until(
-    () => {
-      const s = g.gateway.stats();
-      return s.runs === 0 && s.connections === 0 && s.passing === 0;
-    },
-    `gateway idle (${JSON.stringify(g.gateway.stats())})`,
-  );
+  await expectIdle(g.gateway);
   await g.close();
   gw = undefined;
   up.hits.clear();

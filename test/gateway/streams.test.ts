@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseRunEventId } from '../../src/gateway/index.js';
 import { sleep, until } from '../helpers/server.js';
 import {
+  expectIdle,
   readSse,
   sseRoute,
   startTestGateway,
@@ -32,13 +33,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   // Every test leaves nothing behind: no run, no reader, no passed-through request.
-  await until(
-    () => {
-      const s = gw.gateway.stats();
-      return s.runs === 0 && s.connections === 0 && s.passing === 0 && s.tunnels === 0;
-    },
-    `gateway idle (${JSON.stringify(gw.gateway.stats())})`,
-  );
+  await expectIdle(gw.gateway);
   await gw.close();
   up.hits.clear();
   up.aborted.clear();
