@@ -103,6 +103,12 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
   for (const name of ['maxLineBytes', 'maxEventBytes'] as const) {
     check(name, o[name], Number.isSafeInteger(o[name]) && o[name] >= 1, 'a positive integer');
   }
+  check(
+    'reconnectJitterMs',
+    o.reconnectJitterMs,
+    Number.isFinite(o.reconnectJitterMs) && o.reconnectJitterMs >= 0,
+    'a number of ms >= 0',
+  );
   const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const Ws =
     options.WebSocket !== undefined

@@ -74,7 +74,14 @@ export interface ConnectOptions {
    * @default 25_000
    */
   pollWaitMs?: number;
-  /** First reconnect delay cap (full jitter), ms. @default 500 */
+  /**
+   * After the cut of a healthy connection (it delivered events or heartbeats), the client
+   * reconnects at once, after a random wait of at most this, ms. Backoff is for failures in a
+   * row only (docs/client.md, "Reconnects").
+   * @default 0
+   */
+  reconnectJitterMs?: number;
+  /** First backoff cap after a failed connection (full jitter), ms. @default 500 */
   initialDelayMs?: number;
   /** Largest reconnect delay cap, ms. @default 30_000 */
   maxDelayMs?: number;
@@ -144,6 +151,7 @@ export const clientDefaults = {
   stallTimeoutMs: null as number | null,
   openTimeoutMs: 30_000,
   pollWaitMs: 25_000,
+  reconnectJitterMs: 0,
   initialDelayMs: 500,
   maxDelayMs: 30_000,
   healthyAfterMs: 10_000,

@@ -273,8 +273,10 @@ export class Session {
     const decision = this.policy.next({
       cause,
       sinceOpenMs: report.sinceOpenMs,
+      healthy: report.opened && report.events + report.heartbeats > 0,
       pathChanged: lessons.length > 0,
       floorMs: Math.max(this.retryFloorMs, (info?.retryAfterS ?? 0) * 1000),
+      floorAlways: !this.outlast,
     });
     if ('error' in decision) {
       this.stop(decision.error);

@@ -1,38 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type Clock,
-  type CutReport,
-  connect,
-  type ReconnectNotice,
-} from '../../src/client/index.js';
-import { until } from './helpers.js';
-
-/** A clock that moves only when told: stall detection and backoff without waiting. */
-function fakeClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  let seq = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const id = ++seq;
-      timers.set(id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout: (h) => void timers.delete(h as number),
-    advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        const next = [...timers.entries()].sort((a, b) => a[1].at - b[1].at)[0];
-        if (next === undefined || next[1].at > end) break;
-        timers.delete(next[0]);
-        now = next[1].at;
-        next[1].fn();
-      }
-      now = end;
-    },
-  };
-}
+import { type CutReport, connect, type ReconnectNotice } from '../../src/client/index.js';
+import { fakeClock, until } from './helpers.js';
 
 describe('injected clock', () => {
   it('detects a stall at 3 announced heartbeats and backs off on the fake clock only', async () => {

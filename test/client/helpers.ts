@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import type { ConnectOptions, WebSocketLike } from '../../src/client/index.js';
+import type { Clock, ConnectOptions, WebSocketLike } from '../../src/client/index.js';
 import { memoryProfileStore } from '../../src/client/index.js';
 import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
 import type { ProxyOptions } from '../../src/proxy/options.js';
@@ -85,4 +85,31 @@ export async function closeFixtures(): Promise<void> {
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   }
+}
+
+/** A clock that moves only when told: stall detection and backoff without waiting. */
+export function fakeClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  let seq = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const id = ++seq;
+      timers.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimeout: (h) => void timers.delete(h as number),
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const next = [...timers.entries()].sort((a, b) => a[1].at - b[1].at)[0];
+        if (next === undefined || next[1].at > end) break;
+        timers.delete(next[0]);
+        now = next[1].at;
+        next[1].fn();
+      }
+      now = end;
+    },
+  };
 }
