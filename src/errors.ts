@@ -48,6 +48,7 @@ export type OutlastErrorCode =
   | 'max-retries-exceeded'
   | 'invalid-url'
   | 'job-start-failed'
+  | 'stream-interrupted'
   // generic misuse
   | 'invalid-option';
 

@@ -15,6 +15,7 @@ import { ReportBatcher } from './reports.js';
 import { Session, type SessionOptions } from './session.js';
 import type { FetchLike, TransportFactory, TransportName, WebSocketLike } from './transport.js';
 import { openLongPoll } from './transports/long-poll.js';
+import { fetchWithRefresh, requestPolicy, withRequestPolicy } from './transports/request.js';
 import { openSse } from './transports/sse.js';
 import { openWebSocket } from './transports/websocket.js';
 import type { ClientEvent, ConnectionEvents, EndNotice } from './types.js';
@@ -109,6 +110,18 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     Number.isFinite(o.reconnectJitterMs) && o.reconnectJitterMs >= 0,
     'a number of ms >= 0',
   );
+  const request = requestPolicy(options);
+  if (request.policy.post !== null) {
+    // A POST stream is an SSE response to that one request: no outlast query, no fallback.
+    o.protocol = 'sse';
+    o.transports = ['sse'];
+  }
+  const factories = Object.fromEntries(
+    Object.entries(transportFactories).map(([name, factory]) => [
+      name,
+      withRequestPolicy(name as TransportName, factory, request.policy),
+    ]),
+  ) as Record<TransportName, TransportFactory>;
   const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const Ws =
     options.WebSocket !== undefined
@@ -116,6 +129,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       : ((globalThis as { WebSocket?: WebSocketLike }).WebSocket ?? null);
   const sessionOptions: SessionOptions = {
     ...o,
+    headers: request.staticHeaders,
     fetch: fetchFn,
     WebSocket: Ws,
     clock: options.clock ?? realClock,
@@ -171,8 +185,8 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     jobOutcome: () => awaitJobOutcome(resultUrl!, requests),
   };
   const requests: JobRequests = {
-    fetch: fetchFn,
-    headers: async () => o.headers,
+    fetch: fetchWithRefresh(fetchFn, request.policy),
+    headers: request.policy.headers,
     clock: sessionOptions.clock,
     random: sessionOptions.random,
     signal: aborter.signal,
@@ -182,7 +196,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
   let resultUrl: string | null = null;
 
   const start = async () => {
-    if (options.body !== undefined) {
+    if (request.job) {
       const started = await startJobRetrying(
         href,
         options.body,
@@ -212,7 +226,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
             routes.reports,
             o.reportDelayMs,
             fetchFn,
-            o.headers,
+            request.policy.headers,
             sessionOptions.clock,
           )
         : null;
@@ -235,7 +249,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       profile,
       store,
       reports,
-      transportFactories,
+      factories,
       sink,
       first,
       looksOutlast,

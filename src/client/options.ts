@@ -1,6 +1,7 @@
 import { parserDefaults } from '../wire/parser.js';
 import type { ProfileStore } from './profile.js';
 import type { FetchLike, TransportName, WebSocketLike } from './transport.js';
+import type { UnauthorizedInfo } from './transports/request.js';
 
 /** Timers and clock, injectable for tests with a fake clock. */
 export interface Clock {
@@ -20,18 +21,49 @@ export const realClock: Clock = {
 /** Options of `connect()`. Every field is optional; defaults are in {@link clientDefaults}. */
 export interface ConnectOptions {
   /**
-   * Request headers sent on every request (SSE, long-polling, the job POST, reports, and
-   * WebSocket handshakes where the runtime allows it: `ws` in Node; browsers cannot).
+   * Request headers sent on every request (SSE, long-polling, the job POST, result GETs,
+   * reports, and WebSocket handshakes where the runtime allows it: `ws` in Node; browsers
+   * cannot). A function is called for every connection and request (and may be async), so a
+   * refreshed token goes out on the next one.
    * @default {}
    */
-  headers?: Record<string, string>;
+  headers?:
+    | Record<string, string>
+    | (() => Record<string, string> | Promise<Record<string, string>>);
   /**
-   * A job input: when set, `url` is a job route (`{base}/jobs/{name}`): the client POSTs this
-   * body (JSON unless it is a string), then follows the stream the `202` names, and fetches
-   * the job's result if it misses the final event.
-   * @default undefined (GET the stream at `url`)
+   * Called when a request is answered 401 (stream, job POST, result GET). Refresh the
+   * credentials here (the `headers` function then returns them): once it settles, that request
+   * is tried once more; a second 401, a throw, or `false` makes `unauthorized` fatal.
+   * @default none (a 401 is fatal at once)
+   */
+  onUnauthorized?: (info: UnauthorizedInfo) => unknown;
+  /**
+   * `POST`: the stream is the response to a POST of `body` (LLM APIs:
+   * `/v1/chat/completions` with `stream: true`, `/v1/responses`). Such a stream is read over
+   * SSE only, as a plain SSE client, and ends when its response ends.
+   * @default 'GET' (or the job POST when `body` is given without `method`)
+   */
+  method?: 'GET' | 'POST';
+  /**
+   * The request body: the input of an outlast job, or the body of a POST stream (JSON unless
+   * it is a string).
+   * @default undefined
    */
   body?: unknown;
+  /**
+   * Whether `url` is an outlast job route (`{base}/jobs/{name}`): the client POSTs `body`,
+   * then follows the stream the `202` names and fetches the job's result if it misses the
+   * final event.
+   * @default true when `body` is given without `method`, else false
+   */
+  job?: boolean;
+  /**
+   * Re-send a POST stream's request after a cut (with `Last-Event-ID` once an id came, for
+   * servers that resume). Off by default: a POST is not idempotent, and re-sending it may run
+   * (and bill) the request twice.
+   * @default false (a cut POST stream fails with `stream-interrupted`)
+   */
+  resendPost?: boolean;
   /**
    * Transports in order of preference. The client starts with the first (or with what the
    * path profile learned) and moves along the list when one cannot work on this path.
@@ -90,7 +122,7 @@ export interface ConnectOptions {
   /** Give up after this many failed reconnects in a row; `null`: never. @default null */
   maxRetries?: number | null;
   /**
-   * Attempts at the job-starting POST (`body`) before giving up with `unexpected-response`.
+   * Attempts at the job-starting POST (`body`) before giving up with `job-start-failed`.
    * Bounded because a POST whose answer was cut may still have started a job on the server:
    * each retry can leave one running unobserved.
    * @default 6
@@ -142,6 +174,8 @@ export interface ConnectOptions {
 /** Default values of {@link ConnectOptions}. */
 export const clientDefaults = {
   headers: {} as Record<string, string>,
+  method: 'GET' as 'GET' | 'POST',
+  resendPost: false,
   transports: ['sse', 'ws', 'poll'] as TransportName[],
   protocol: 'auto' as 'auto' | 'outlast' | 'sse',
   lastEventId: null as string | null,

@@ -17,7 +17,7 @@ export class ReportBatcher {
     private readonly url: string,
     private readonly delayMs: number,
     private readonly fetch: FetchLike,
-    private readonly headers: Record<string, string>,
+    private readonly headers: () => Promise<Record<string, string>>,
     private readonly clock: Clock,
   ) {}
 
@@ -36,13 +36,16 @@ export class ReportBatcher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_PER_REQUEST);
       const body = JSON.stringify({ reports: batch.map(reportBody) });
-      this.fetch(this.url, {
-        method: 'POST',
-        headers: { ...this.headers, 'content-type': 'application/json' },
-        body,
-        // A page being closed still delivers its last reports.
-        keepalive: body.length < 60_000,
-      })
+      this.headers()
+        .then((headers) =>
+          this.fetch(this.url, {
+            method: 'POST',
+            headers: { ...headers, 'content-type': 'application/json' },
+            body,
+            // A page being closed still delivers its last reports.
+            keepalive: body.length < 60_000,
+          }),
+        )
         .then((res) => res.body?.cancel().catch(() => {}))
         .catch(() => {});
     }

@@ -28,8 +28,14 @@ import { attemptRequest } from './urls.js';
 
 /** Options after defaults, as the session uses them. */
 export type SessionOptions = Required<
-  Omit<ConnectOptions, 'body' | 'signal' | 'profile' | 'WebSocket'>
-> & { WebSocket: WebSocketLike | null; fetch: FetchLike; clock: Clock };
+  Omit<ConnectOptions, 'body' | 'signal' | 'profile' | 'WebSocket' | 'headers'>
+> & {
+  WebSocket: WebSocketLike | null;
+  fetch: FetchLike;
+  clock: Clock;
+  /** The static headers (a headers function is resolved per connection by the transports). */
+  headers: Record<string, string>;
+};
 
 /** Where the session delivers what the user sees; implemented by the connection. */
 export interface SessionSink {
@@ -293,10 +299,10 @@ export class Session {
 
   /** Statuses and answers that end the client instead of a reconnect. */
   private stopsHere(info: CloseInfo | null, name: TransportName): boolean {
-    if (info?.kind === 'limit') {
-      // A reconnect would replay the same bytes: over a limit is fatal, never a silent drop.
-      const code = info.code === 'max-line-bytes-exceeded' ? info.code : 'max-event-bytes-exceeded';
-      this.stop(new OutlastError(code, `reading ${this.streamUrl}: ${info.message ?? code}`));
+    if (info?.fatal !== undefined) {
+      // Over a limit (a reconnect would replay the same bytes), a POST stream that must not be
+      // re-sent: the transport said this close is final.
+      this.stop(info.fatal);
       return true;
     }
     if (info === null || name === 'ws') return false;

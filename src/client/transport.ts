@@ -1,3 +1,4 @@
+import { OutlastError } from '../errors.js';
 import { utf8Length } from '../wire/utf8.js';
 /** The three ways to read an outlast stream, in the protocol's names. */
 export type TransportName = 'sse' | 'ws' | 'poll';
@@ -51,6 +52,10 @@ export interface CloseInfo {
   code?: string | null;
   /** A short description for reports and errors. */
   message?: string;
+  /** `eof` only: the body ended normally (not a cut chunked encoding, not a reset). */
+  clean?: boolean;
+  /** Set when this close ends the client for good with this error (no reconnect). */
+  fatal?: OutlastError;
 }
 
 /**
@@ -114,6 +119,10 @@ export interface TransportContext {
   maxLineBytes: number;
   /** Largest event data, bytes of UTF-8, on every transport (`maxEventBytes`). */
   maxEventBytes: number;
+  /** SSE: the request method (a POST stream); `GET` when absent. */
+  method?: 'GET' | 'POST';
+  /** SSE: the POST body. */
+  body?: string;
   /** Long-polling: how long each poll may be held, ms. */
   pollWaitMs: number;
   /** Long-polling: the id to resume after at each poll (moves as events arrive). */
@@ -183,9 +192,11 @@ export function intHeader(res: Response, name: string): number | null {
 export function eventTooLarge(data: string, maxEventBytes: number): CloseInfo | null {
   // Cheap bound first: a UTF-16 unit is at most 3 bytes of UTF-8.
   if (data.length * 3 <= maxEventBytes || utf8Length(data) <= maxEventBytes) return null;
+  const message = `an event's data is larger than maxEventBytes (${maxEventBytes} bytes)`;
   return {
     kind: 'limit',
     code: 'max-event-bytes-exceeded',
-    message: `an event's data is larger than maxEventBytes (${maxEventBytes} bytes)`,
+    message,
+    fatal: new OutlastError('max-event-bytes-exceeded', message),
   };
 }

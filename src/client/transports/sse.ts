@@ -80,7 +80,7 @@ export function openSse(ctx: TransportContext, h: TransportHandlers): Transport 
       onError: (error) =>
         finish(() => {
           controller.abort();
-          h.closed({ kind: 'limit', code: error.code, message: error.message });
+          h.closed({ kind: 'limit', code: error.code, message: error.message, fatal: error });
         }),
     },
     { maxLineBytes: ctx.maxLineBytes, maxEventBytes: ctx.maxEventBytes },
@@ -91,6 +91,7 @@ export function openSse(ctx: TransportContext, h: TransportHandlers): Transport 
     let res: Response;
     try {
       res = await ctx.fetch(ctx.url, {
+        ...(ctx.method === 'POST' ? { method: 'POST', body: ctx.body ?? null } : {}),
         headers: { accept: 'text/event-stream', ...ctx.headers },
         signal: controller.signal,
         cache: 'no-store',
@@ -145,7 +146,7 @@ export function openSse(ctx: TransportContext, h: TransportHandlers): Transport 
       return;
     }
     // [spec] The body ending normally means "reestablish the connection".
-    finish(() => h.closed({ kind: 'eof', message: 'the response ended mid-stream' }));
+    finish(() => h.closed({ kind: 'eof', clean: true, message: 'the response ended mid-stream' }));
   })();
 
   return {
