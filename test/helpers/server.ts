@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { it } from 'vitest';
 import {
   attachWebSocket,
   createOutlast,
@@ -86,4 +87,13 @@ export async function expectIdle(outlast: Outlast, timeoutMs = 3000): Promise<vo
     }
     await sleep(10);
   }
+}
+
+/**
+ * `it` for a test that needs the server in this process: its job closes over test state, or
+ * it hands over an `AbortSignal` or the Node server. The runtime suites (test/runtimes) run
+ * the server in another process and list such a test as skipped there, saying why.
+ */
+export function inProcessOnly(_why: string): (title: string, fn: () => Promise<void>) => void {
+  return (title, fn) => it(title, fn);
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
-import { sleep, startServer, type TestServer, until } from '../helpers/server.js';
+import { inProcessOnly, sleep, startServer, type TestServer, until } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -11,6 +11,9 @@ afterEach(async () => {
 
 const getJob = async (s: TestServer, id: string) =>
   (await (await fetch(`${s.base}/jobs/${id}`)).json()) as Record<string, unknown>;
+
+// These hand the job state of the test process (a variable, an AbortSignal, the Node server).
+const inProcess = inProcessOnly('the job shares state with the test process');
 
 describe('jobs', () => {
   it('gives ids of 128 random bits in base64url, all different', async () => {
@@ -55,7 +58,7 @@ describe('jobs', () => {
     });
   });
 
-  it('cancels by DELETE: 202, state cancelled, signal aborted, stream ended', async () => {
+  inProcess('cancels by DELETE: 202, state cancelled, signal aborted, stream ended', async () => {
     server = await startServer();
     let aborted = false;
     const job = await server.outlast.startJob(async (ctx) => {
@@ -92,43 +95,46 @@ describe('jobs', () => {
     expect(await server.outlast.cancelJob('AAAAAAAAAAAAAAAAAAAAAA')).toBe(false);
   });
 
-  it('cancels a job started by another server on the same store, through the store', async () => {
-    server = await startServer();
-    const other = await startServer({ store: server.outlast.store });
-    try {
-      let reason: unknown;
-      const job = await server.outlast.startJob(async (ctx) => {
-        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
-        reason = ctx.signal.reason;
-      });
-      const conn = connect('sse', other.base, job.id);
-      await conn.waitFor((m) => m.type === 'open');
-      const res = await fetch(`${other.base}/jobs/${job.id}`, { method: 'DELETE' });
-      expect(res.status).toBe(202);
-      expect((await job.settled).state).toBe('cancelled');
-      expect(reason).toMatchObject({ code: 'job-cancelled' });
-      expect((await conn.finished).how).toBe('end');
-      expect(JSON.parse(eventsOf(conn.messages).at(-1)!.data)).toMatchObject({
-        code: 'job-cancelled',
-      });
-      expect(await getJob(other, job.id)).toMatchObject({ state: 'cancelled' });
-      const late = await server.outlast.startJob(
-        (ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
-      );
-      expect(await other.outlast.cancelJob(late.id, 'no longer needed')).toBe(true);
-      expect(await late.settled).toMatchObject({
-        state: 'cancelled',
-        error: { code: 'job-cancelled', message: 'job cancelled: no longer needed' },
-      });
-    } finally {
-      // Closing `other` must leave the shared store (and `server`) working.
-      await other.outlast.close();
-      other.server.closeAllConnections();
-      await new Promise<void>((resolve) => other.server.close(() => resolve()));
-    }
-  });
+  inProcess(
+    'cancels a job started by another server on the same store, through the store',
+    async () => {
+      server = await startServer();
+      const other = await startServer({ store: server.outlast.store });
+      try {
+        let reason: unknown;
+        const job = await server.outlast.startJob(async (ctx) => {
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          reason = ctx.signal.reason;
+        });
+        const conn = connect('sse', other.base, job.id);
+        await conn.waitFor((m) => m.type === 'open');
+        const res = await fetch(`${other.base}/jobs/${job.id}`, { method: 'DELETE' });
+        expect(res.status).toBe(202);
+        expect((await job.settled).state).toBe('cancelled');
+        expect(reason).toMatchObject({ code: 'job-cancelled' });
+        expect((await conn.finished).how).toBe('end');
+        expect(JSON.parse(eventsOf(conn.messages).at(-1)!.data)).toMatchObject({
+          code: 'job-cancelled',
+        });
+        expect(await getJob(other, job.id)).toMatchObject({ state: 'cancelled' });
+        const late = await server.outlast.startJob(
+          (ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
+        );
+        expect(await other.outlast.cancelJob(late.id, 'no longer needed')).toBe(true);
+        expect(await late.settled).toMatchObject({
+          state: 'cancelled',
+          error: { code: 'job-cancelled', message: 'job cancelled: no longer needed' },
+        });
+      } finally {
+        // Closing `other` must leave the shared store (and `server`) working.
+        await other.outlast.close();
+        other.server.closeAllConnections();
+        await new Promise<void>((resolve) => other.server.close(() => resolve()));
+      }
+    },
+  );
 
-  it('cancels by AbortSignal, and ignores progress from a cancelled job', async () => {
+  inProcess('cancels by AbortSignal, and ignores progress from a cancelled job', async () => {
     server = await startServer();
     const controller = new AbortController();
     let late: Promise<void> | undefined;
