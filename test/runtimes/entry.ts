@@ -136,8 +136,8 @@ async function call(instance: Instance, method: string, args: unknown[]): Promis
       return outlast.cancelJob(args[0] as string, args[1] as string | undefined);
     case 'getJob':
       return outlast.getJob(args[0] as string);
-    case 'connections':
-      return outlast.connections;
+    case 'counts':
+      return { connections: outlast.connections, stats: outlast.stats() };
     case 'options':
       return JSON.parse(JSON.stringify(outlast.options));
     case 'store.info':

@@ -190,12 +190,14 @@ export async function startRemoteServer(
     return next;
   };
   const direct = (method: string, ...args: unknown[]) => rpc(host, '/call', { id, method, args });
-  let connections = 0;
+  // `connections` and `stats()` are synchronous in process: here they are the last counts
+  // read, refreshed every few ms (the suite polls them with `until` and `expectIdle`).
+  let counts = (await direct('counts')) as { connections: number; stats: unknown };
   let closed = false;
   const refresh = async () => {
     while (!closed) {
       try {
-        connections = (await direct('connections')) as number;
+        counts = (await direct('counts')) as typeof counts;
       } catch {
         return;
       }
@@ -213,8 +215,9 @@ export async function startRemoteServer(
   const outlast = {
     store,
     get connections() {
-      return connections;
+      return counts.connections;
     },
+    stats: () => counts.stats,
     publish: (streamId: string, event: unknown) => call('publish', streamId, event),
     end: (streamId: string, final?: unknown) => call('end', streamId, final),
     async startJob(fn: () => unknown, jobOptions: Record<string, unknown> = {}) {
