@@ -1,6 +1,7 @@
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { EventSource } from 'eventsource';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { parseRunEventId } from '../../src/gateway/index.js';
 import { sleep, until } from '../helpers/server.js';
 import {
@@ -170,5 +171,55 @@ describe('upstream event streams become outlast streams', () => {
     const text = await res.text();
     expect(text).toContain('event: outlast.end');
     expect(text.match(/event: chunk/g)).toHaveLength(10);
+  });
+
+  it('a reader resumes over WebSocket on the upstream path (the outlast client moving transports)', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const first = await readSse(
+      `${gw.url}/long`,
+      {},
+      (events) => userEvents({ events } as never).length >= 5,
+    );
+    const last = first.events.at(-1)!.id!;
+    const ws = new WebSocket(
+      `${gw.url.replace('http', 'ws')}/long?lastEventId=${encodeURIComponent(last)}`,
+    );
+    const frames: { type: string; data?: string; resume?: string }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.on('message', (m) => frames.push(JSON.parse(String(m))));
+      ws.on('close', () => resolve());
+      ws.on('error', reject);
+    });
+    expect(frames[0]).toMatchObject({ type: 'open', resume: 'recovered' });
+    expect(frames.at(-1)?.type).toBe('end');
+    const rest = frames
+      .filter((f) => f.type === 'event' && f.data?.startsWith('{"n"'))
+      .map((f) => JSON.parse(f.data!).n);
+    const seen = userEvents(first).map((e) => JSON.parse(e.data).n);
+    expect([...seen, ...rest]).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(up.hits.get('/long')).toBe(1);
+  });
+
+  it('the fetch handler serves runs and passes requests through, as the Node one', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const res = await gw.gateway.fetch(
+      new Request('http://gateway.test/sse', { headers: { accept: 'text/event-stream' } }),
+    );
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const runId = res.headers.get('outlast-run')!;
+    const text = await res.text();
+    expect(text.match(/event: chunk/g)).toHaveLength(10);
+    expect(text).toContain(`id: ${runId}.`);
+    const again = await gw.gateway.fetch(
+      new Request('http://gateway.test/sse', { headers: { 'last-event-id': `${runId}.x:1` } }),
+    );
+    expect(again.status).toBe(200);
+    await again.body?.cancel();
+    const json = await gw.gateway.fetch(new Request('http://gateway.test/json'), {
+      remoteAddress: '10.0.0.7',
+    });
+    expect(await json.json()).toEqual({ ok: true });
+    expect(up.seen.get('/json')!['x-forwarded-for']).toBe('10.0.0.7');
+    expect(up.hits.get('/sse')).toBe(1);
   });
 });
