@@ -33,8 +33,15 @@ async function run(context: CliContext): Promise<number> {
       if (!/^\d+$/.test(value) || Number(value) > 65_535)
         throw new OutlastError('invalid-option', `--port "${value}" must be 0-65535`);
       port = Number(value);
-    } else if (name === 'token') token = value;
-    else if (name === 'max-hold') maxHoldMs = parseDuration(value, '--max-hold');
+    } else if (name === 'token') {
+      if (value.trim() === '') {
+        throw new OutlastError(
+          'invalid-option',
+          '--token must not be empty (leave it out on loopback; beyond it one is generated)',
+        );
+      }
+      token = value;
+    } else if (name === 'max-hold') maxHoldMs = parseDuration(value, '--max-hold');
   }
   const server = await startProbeServer({
     host,

@@ -79,7 +79,8 @@ export class ProbeGuard {
 /** The token of a request: `?token=` or `Authorization: Bearer ...`. */
 export function requestToken(url: URL, authorization: string | null): string | null {
   const q = url.searchParams.get('token');
-  if (q !== null) return q;
+  // `?token=` empty is no token at all, never a match.
+  if (q !== null && q !== '') return q;
   const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
   return m === null ? null : m[1]!.trim();
 }

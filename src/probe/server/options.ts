@@ -1,3 +1,4 @@
+import { OutlastError } from '../../errors.js';
 /** Options of {@link createProbeHandler} and the standalone probe server. */
 export interface ProbeServerOptions {
   /**
@@ -73,6 +74,13 @@ export type ResolvedProbeServerOptions = Required<Omit<ProbeServerOptions, 'now'
 export function resolveProbeServerOptions(
   options: ProbeServerOptions = {},
 ): ResolvedProbeServerOptions {
+  if (typeof options.token === 'string' && options.token.trim() === '') {
+    // An empty token would let `?token=` through: the same as no token, but looking guarded.
+    throw new OutlastError(
+      'invalid-option',
+      'the probe token is empty: give a real one, or leave it out (null) to serve without',
+    );
+  }
   const base = `/${(options.basePath ?? probeServerDefaults.basePath).replace(/^\/+|\/+$/g, '')}`;
   return {
     ...probeServerDefaults,
