@@ -42,7 +42,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
-import { connect, memoryProfileStore, type WebSocketLike } from '../src/client/index.js';
+import { connect, memoryProfileStore } from '../src/client/index.js';
 import { type ChaosProxy, createProxy } from '../src/proxy/index.js';
 import { attachWebSocket, createOutlast, type Outlast } from '../src/server/index.js';
 import { startPlainServer } from './survival-plain-server.js';
@@ -238,7 +238,7 @@ async function runOutlast(base: string): Promise<JobRun> {
   const run = newRun();
   const conn = connect(`${base}/jobs/work`, {
     body: {},
-    WebSocket: WebSocket as unknown as WebSocketLike,
+    WebSocket,
     profile: memoryProfileStore(),
     initialDelayMs: 500 * SCALE,
     maxDelayMs: 30_000 * SCALE,

@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { connect, type WebSocketLike } from '../src/client/index.js';
+import { connect } from '../src/client/index.js';
 import { createProxy } from '../src/proxy/index.js';
 import { attachWebSocket, createOutlast } from '../src/server/index.js';
 
@@ -39,7 +39,7 @@ const proxy = await createProxy({
 const conn = connect(`${proxy.url}/outlast/jobs/ocr`, {
   body: { document: 'scan.pdf', pages: 9 },
   // Node 20 has no global WebSocket; browsers and Node >= 22 need no option.
-  WebSocket: WebSocket as unknown as WebSocketLike,
+  WebSocket,
   initialDelayMs: 500 * SCALE,
 });
 conn.on('open', (o) =>

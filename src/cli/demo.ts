@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
-import { connect, type WebSocketLike } from '../client/index.js';
+import { connect } from '../client/index.js';
 import { OutlastError } from '../errors.js';
 import { runProbe } from '../probe/index.js';
 import { renderHtmlReport } from '../probe/report/html.js';
@@ -121,7 +121,7 @@ async function run(context: CliContext): Promise<number> {
     say('3. The outlast client runs the same job (it knows nothing yet; it learns from each cut)');
     const conn = connect(`${proxy.url}/outlast/jobs/ocr`, {
       body: { document: 'scan.pdf' },
-      WebSocket: WebSocket as unknown as WebSocketLike,
+      WebSocket,
       profile: 'memory',
       initialDelayMs: Math.max(10, 500 * scale),
       openTimeoutMs: Math.max(1000, 30_000 * scale),

@@ -92,7 +92,17 @@ export interface TransportHandlers {
 /** The structural `fetch` the client needs (the platform's by default). */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
-/** The structural `WebSocket` constructor the client needs (browsers', Node 22's, or `ws`'s). */
+/**
+ * An event handler property the client assigns. Written as a method type so its parameter is
+ * compared both ways: `ws`'s handlers take its richer `MessageEvent`/`CloseEvent` (with `type`,
+ * `target`, `wasClean`), browsers' take the DOM events, and both fit without a cast.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
+
+/**
+ * The structural `WebSocket` constructor the client needs: browsers', Node 22's, or `ws`'s
+ * (`import WebSocket from 'ws'` is passed as is).
+ */
 export type WebSocketLike = new (
   url: string,
   protocols?: string | string[],
@@ -100,10 +110,10 @@ export type WebSocketLike = new (
   options?: { headers?: Record<string, string> },
 ) => {
   readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onopen: Handler<unknown>;
+  onmessage: Handler<{ data: unknown }>;
+  onerror: Handler<unknown>;
+  onclose: Handler<{ code: number; reason: string }>;
   close(code?: number, reason?: string): void;
 };
 

@@ -11,7 +11,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 export { sleep, until } from '../helpers/server.js';
 
 /** `ws` as the client's WebSocket (Node 20 has no global one). */
-export const NodeWebSocket = WebSocket as unknown as WebSocketLike;
+export const NodeWebSocket: WebSocketLike = WebSocket;
 
 /** Client options for tests: scaled delays, `ws`, a private profile store, no reports. */
 export function testOptions(extra: ConnectOptions = {}): ConnectOptions {
