@@ -233,7 +233,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     // An outlast route (`{base}/streams/{id}`, `{base}/jobs/{id}/events`) is taken to be an
     // outlast server until its first response says otherwise.
     const looksOutlast = routes.reports !== null;
-    const knowsOutlast = o.protocol === 'outlast' || (o.protocol === 'auto' && profile.outlast);
+    // The order the user gave is honoured from the first connection when the URL is an
+    // outlast route (a job's stream included): `transports: ['ws', 'sse']` starts on ws.
+    const knowsOutlast =
+      o.protocol === 'outlast' || (o.protocol === 'auto' && (profile.outlast || looksOutlast));
     const first =
       o.protocol === 'sse'
         ? 'sse'
