@@ -2,6 +2,7 @@ import { OutlastError } from '../errors.js';
 import { AsyncQueue, Emitter } from './emitter.js';
 import { awaitJobOutcome, type JobRequests, startJobRetrying } from './job.js';
 import { startTransport } from './learn.js';
+import { pageLifecycle, watchPage } from './lifecycle.js';
 import { type ConnectOptions, clientDefaults, realClock } from './options.js';
 import {
   defaultProfileStore,
@@ -258,6 +259,11 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       looksOutlast,
     );
     session.connect();
+    const unwatch = watchPage(
+      options.lifecycle !== undefined ? options.lifecycle : pageLifecycle(),
+      () => session?.wake(),
+    );
+    done.then(unwatch, unwatch);
   };
 
   const close = () => {

@@ -1,4 +1,5 @@
 import { parserDefaults } from '../wire/parser.js';
+import type { PageLifecycle } from './lifecycle.js';
 import type { ProfileStore } from './profile.js';
 import type { FetchLike, TransportName, WebSocketLike } from './transport.js';
 import type { UnauthorizedInfo } from './transports/request.js';
@@ -165,6 +166,12 @@ export interface ConnectOptions {
    * @default globalThis.WebSocket, or null
    */
   WebSocket?: WebSocketLike | null;
+  /**
+   * Page-lifecycle events (`online`, `visibilitychange` to visible, `pageshow`): a reconnect
+   * waiting on its backoff runs at once when one fires. `null`: not watched.
+   * @default the page's `window` and `document` (none in Node)
+   */
+  lifecycle?: PageLifecycle | null;
   /** Timers and clock. @default realClock */
   clock?: Clock;
   /** Random numbers in [0, 1) for the backoff's jitter. @default Math.random */

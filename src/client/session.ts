@@ -155,6 +155,17 @@ export class Session {
     );
   }
 
+  /**
+   * Runs a waiting reconnect now (the page came back online or visible): `false` when no
+   * reconnect waits (connected, connecting, or stopped).
+   */
+  wake(): boolean {
+    if (this.closed || this.timer === null) return false;
+    this.o.clock.clearTimeout(this.timer);
+    this.connect();
+    return true;
+  }
+
   /** Stops for good (the user closed, or the stream ended). */
   close(reportAbort: boolean): void {
     if (this.closed) return;

@@ -159,6 +159,7 @@ describe('credentials', () => {
       got.push(e.data);
       if (e.data === 'last') break;
     }
+    conn.close();
     expect(seen).toEqual(['Bearer t1', 'Bearer t2', 'Bearer t3']);
   });
 

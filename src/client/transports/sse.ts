@@ -142,7 +142,7 @@ export function openSse(ctx: TransportContext, h: TransportHandlers): Transport 
       // A hop that closes mid-body leaves the chunked encoding unfinished, which fetch reports
       // as an error, not as the end of the body: only a reset is a network error here.
       const message = describe(error);
-      finish(() => h.closed({ kind: RESET.test(message) ? 'network' : 'eof', message }));
+      finish(() => h.closed({ kind: lostNetwork(error, message) ? 'network' : 'eof', message }));
       return;
     }
     // [spec] The body ending normally means "reestablish the connection".
@@ -165,6 +165,17 @@ function safeJson(text: string): object {
   } catch {
     return {};
   }
+}
+
+/**
+ * Whether a read error is the network's: a reset, or an abort nobody here asked for (the
+ * transport's own close never reaches this point): a mobile browser aborting a background
+ * tab's fetch, Safari's `TypeError: Load failed`.
+ */
+function lostNetwork(error: unknown, message: string): boolean {
+  if (RESET.test(message)) return true;
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'AbortError' || /^Load failed\b/.test(message);
 }
 
 /** A short text for an error: undici hides the socket error in `cause`. */
