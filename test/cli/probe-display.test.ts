@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
+import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
+import { cliEntry, repoRoot, shellQuote } from './helpers.js';
+
+/*
+ * The probe's live display in a real terminal: tmux (a terminal emulator with a screen we can
+ * read back) at 80 columns by 24 rows. While it runs, one block, no line wider than the
+ * terminal (capture-pane -J joins wrapped lines, so a wrapped line shows as longer than 80);
+ * when it ends, no stale block left anywhere in the scrollback, only the report.
+ */
+
+const exec = promisify(execFile);
+const socket = `outlast-test-${randomBytes(4).toString('hex')}`;
+const tmux = (...args: string[]) =>
+  exec('tmux', ['-L', socket, '-f', '/dev/null', ...args], { cwd: repoRoot }).catch((error) => {
+    if ((error as { code?: string }).code === 'ENOENT') {
+      throw new Error('tmux is not installed: apt-get install tmux');
+    }
+    throw error;
+  });
+
+let probe: RunningProbeServer;
+let proxy: ChaosProxy;
+beforeAll(async () => {
+  probe = await startProbeServer({ maxRequestsPerMinute: 100_000 });
+  // Service Connect's clocks at 0.01: a 150 ms total clock, so cuts (long "known" lines) come in.
+  proxy = await createProxy({
+    target: probe.url.replace(/\/outlast-probe$/, ''),
+    preset: 'cloudflare,aws-alb,aws-service-connect',
+    timeScale: 0.01,
+  });
+});
+afterAll(async () => {
+  await tmux('kill-server').catch(() => {});
+  await proxy.close();
+  await probe.close();
+});
+
+const screen = async (history: boolean): Promise<string[]> =>
+  (await tmux('capture-pane', '-p', '-J', '-t', 't', ...(history ? ['-S', '-'] : []))).stdout
+    .split('\n')
+    .map((l) => l.replace(/\s+$/, ''));
+
+describe('outlast probe on an 80-column terminal', () => {
+  it('redraws one block that fits, and leaves only the report', { timeout: 60_000 }, async () => {
+    const command = [
+      process.execPath,
+      '--import',
+      'tsx',
+      cliEntry,
+      'probe',
+      `${proxy.url}/outlast-probe`,
+      '--max-wait',
+      '3s',
+    ]
+      .map(shellQuote)
+      .join(' ');
+    // A clear of the whole screen scrolls it into the history by default (scroll-on-clear):
+    // the block starts at the top of a fresh pane, so that would look like a stale block.
+    await tmux(
+      'start-server',
+      ';',
+      'set-option',
+      '-g',
+      'scroll-on-clear',
+      'off',
+      ';',
+      'new-session',
+      '-d',
+      '-s',
+      't',
+      '-x',
+      '80',
+      '-y',
+      '24',
+      `${command}; echo "exit=$?"; sleep 60`,
+    );
+    const during: string[][] = [];
+    let last: string[] = [];
+    const t0 = performance.now();
+    while (performance.now() - t0 < 40_000) {
+      last = await screen(false);
+      if (last.some((l) => l.startsWith('exit='))) break;
+      if (last.some((l) => l.startsWith('probing:'))) during.push(last);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(last.find((l) => l.startsWith('exit='))).toBe('exit=0');
+    // The block was seen live, with findings, and always fit.
+    expect(during.length).toBeGreaterThan(3);
+    expect(during.some((s) => s.some((l) => l.startsWith('  known: ')))).toBe(true);
+    for (const s of during) {
+      expect(s.filter((l) => l.startsWith('probing:'))).toHaveLength(1);
+      for (const line of s) expect(line.length, line).toBeLessThanOrEqual(80);
+    }
+    // Afterwards: the report, and no trace of the block anywhere in the scrollback.
+    const all = await screen(true);
+    expect(all.some((l) => l.startsWith('outlast probe http://'))).toBe(true);
+    expect(all.filter((l) => /^probing:|^ {2}running \(|^ {2}known: /.test(l))).toEqual([]);
+  });
+});
