@@ -7,6 +7,9 @@ import {
 } from '../transport.js';
 import { describe } from './sse.js';
 
+/** Shortest time between two polls when the first came back empty, ms. */
+const MIN_EMPTY_POLL_MS = 100;
+
 interface PollBody {
   events?: Array<{ id?: unknown; event?: unknown; data?: unknown }>;
   lastEventId?: unknown;
@@ -25,6 +28,16 @@ interface PollBody {
 export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Transport {
   let controller: AbortController | null = null;
   let done = false;
+  let pause: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
+  /**
+   * The position the server told after a gap with no event (its newest id, or `null`: from
+   * the start). Sent instead of the connection's last id until an event arrives: resending an
+   * id the server already refused would only get the same gap again, at once, forever.
+   */
+  let position: string | null | undefined;
+  // A poll answered empty sooner than this waits out the rest before the next: no answer,
+  // however odd, makes the loop spin.
+  const floorMs = Math.max(MIN_EMPTY_POLL_MS, Math.min(1_000, ctx.pollWaitMs));
   const finish = (fn: () => void): void => {
     if (done) return;
     done = true;
@@ -35,7 +48,8 @@ export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Trans
     let first = true;
     while (!done) {
       const url = new URL(ctx.url);
-      const last = ctx.currentLastEventId();
+      const last = position !== undefined ? position : ctx.currentLastEventId();
+      const askedAt = Date.now();
       if (last === null) url.searchParams.delete('lastEventId');
       else url.searchParams.set('lastEventId', last);
       url.searchParams.set('wait', String(Math.round(ctx.pollWaitMs)));
@@ -103,6 +117,19 @@ export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Trans
         finish(() => h.end());
         return;
       }
+      const events = body.events ?? [];
+      if (events.length > 0) position = undefined;
+      else if (body.resume === 'gap') {
+        const next = body.lastEventId;
+        position = typeof next === 'string' && next !== '' ? next : null;
+      }
+      const early = floorMs - (Date.now() - askedAt);
+      if (events.length === 0 && early > 0 && !done) {
+        await new Promise<void>((resolve) => {
+          pause = { timer: setTimeout(resolve, early), resolve };
+        });
+        pause = null;
+      }
     }
   })();
 
@@ -111,6 +138,10 @@ export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Trans
     close() {
       done = true;
       controller?.abort();
+      if (pause !== null) {
+        clearTimeout(pause.timer);
+        pause.resolve();
+      }
     },
   };
 }
