@@ -2,6 +2,7 @@ import { OutlastError } from '../errors.js';
 import { noMetrics, type TransportName } from '../metrics/types.js';
 import { createMemoryStore } from '../store/memory.js';
 import type { StoredEvent, StoreListener, Unsubscribe } from '../store/types.js';
+import { dataToJson } from '../wire/encoder.js';
 import { errorReply, type Incoming, type Reply } from './http.js';
 import { JobRunner } from './jobs.js';
 import {
@@ -41,9 +42,7 @@ function toInput(type: string, data: unknown): { event: string; data: string } {
   if (/[\r\n]/.test(type)) {
     throw new OutlastError('invalid-field', `event type ${JSON.stringify(type)} contains CR or LF`);
   }
-  const text = typeof data === 'string' ? data : JSON.stringify(data ?? null);
-  if (text === undefined)
-    throw new OutlastError('invalid-field', 'event data is not JSON-serialisable');
+  const text = typeof data === 'string' ? data : dataToJson(data ?? null);
   return { event: type, data: text };
 }
 

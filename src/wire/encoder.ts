@@ -14,6 +14,31 @@ const HAS_CR_OR_LF = /[\r\n]/;
 const encoder = new TextEncoder();
 
 /**
+ * Event data as JSON text. `JSON.stringify` throws a bare `TypeError` on a cycle or a BigInt
+ * and returns `undefined` for a function or a symbol: each becomes `invalid-field`.
+ * @throws {OutlastError} `invalid-field` naming why, with the original error as `cause`.
+ */
+export function dataToJson(data: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (error) {
+    throw new OutlastError(
+      'invalid-field',
+      `event data is not JSON-serialisable (${(error as Error).message.split('\n')[0]}); send plain data: no cycles, no BigInt`,
+      { cause: error },
+    );
+  }
+  if (text === undefined) {
+    throw new OutlastError(
+      'invalid-field',
+      `event data is not JSON-serialisable (a ${typeof data}); send a string, number, boolean, array or object`,
+    );
+  }
+  return text;
+}
+
+/**
  * Serialises one event to its text form (ending with the blank line that dispatches it).
  *
  * @throws {OutlastError} `invalid-field` when `id` or `event` holds CR or LF (they would end
@@ -55,10 +80,7 @@ export function formatEvent(event: SseEventInit): string {
     out += `retry: ${event.retry}\n`;
   }
   if (event.data !== undefined) {
-    const text = typeof event.data === 'string' ? event.data : JSON.stringify(event.data);
-    if (text === undefined) {
-      throw new OutlastError('invalid-field', 'event data is not JSON-serialisable');
-    }
+    const text = typeof event.data === 'string' ? event.data : dataToJson(event.data);
     // [spec] "If the field name is 'data': Append the field value to the data buffer, then
     // append a single U+000A LINE FEED (LF) character to the data buffer." So each line of the
     // payload travels as its own `data:` line; CR, LF and CRLF inside the data all split
