@@ -17,6 +17,33 @@ import { proxyFor, sleep, startTestServer } from './helpers.js';
  */
 
 const STEPS = 40;
+/** Requests per same-origin SSE path of the page server. */
+const hits = new Map<string, number>();
+const LONG = 'a'.repeat(40);
+
+/**
+ * Same-origin SSE endpoints of the page server (the page reads them by relative URL):
+ * `/sse/bom`: a U+FEFF at the start of a chunk in mid-stream, long enough for the browser's
+ * native decoder; `/sse/refuse-first/*`: a 503 first (a long backoff follows), then
+ * one event.
+ */
+function sameOrigin(path: string, res: import('node:http').ServerResponse): void {
+  const n = (hits.get(path) ?? 0) + 1;
+  hits.set(path, n);
+  if (path === '/sse/bom') {
+    // Each piece in its own chunk: a decoder that strips a BOM at the start of what it decodes
+    // (TextDecoder without ignoreBOM) would turn the second into a data line.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(`retry: 60000\n\ndata: 1${LONG}\n\n`);
+    setTimeout(() => res.write(`\uFEFFdata: 2${LONG}\n\n`), 100);
+    setTimeout(() => res.end(`data: 3${LONG}\n\n`), 200);
+  } else if (path.startsWith('/sse/refuse-first/') && n === 1) {
+    res.writeHead(503).end();
+  } else {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('retry: 60000\n\ndata: back\n\n');
+  }
+}
 let dir: string;
 let bundle: string;
 let server: TestServer;
@@ -53,8 +80,11 @@ beforeAll(async () => {
     },
   });
   page = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
     if (req.url === '/outlast-client.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    } else if (path.startsWith('/sse/')) {
+      sameOrigin(path, res);
     } else
       res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>t</title>');
   });
@@ -103,6 +133,90 @@ describe('browser bundle', () => {
       await proxy.close();
     }
   }, 60_000);
+});
+
+describe('browser bundle at the page edges', () => {
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  let tab: import('playwright-core').Page;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    tab = await browser.context.newPage();
+    await tab.goto(`${pageOrigin}/app/index.html`);
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  /** Runs `body` (the text of an async function body, `connect` in scope) in the page. */
+  const inPage = (body: string) =>
+    tab.evaluate(`(async () => {
+      const { connect } = await import('/outlast-client.js');
+      ${body}
+    })()`);
+
+  it('reads a relative URL against the page, as fetch and EventSource do', async () => {
+    const got = (await inPage(`
+      const conn = connect('../sse/relative', { protocol: 'sse' });
+      const first = await conn[Symbol.asyncIterator]().next();
+      conn.close();
+      return { url: conn.url, data: first.value.data };
+    `)) as { url: string; data: string };
+    expect(got).toEqual({ url: `${pageOrigin}/sse/relative`, data: 'back' });
+  });
+
+  it('keeps a BOM in mid-stream: "\\uFEFFdata:2" is an unknown field, as on Node', async () => {
+    const got = (await inPage(`
+      const conn = connect('/sse/bom', { protocol: 'sse' });
+      const data = [];
+      conn.on('event', (e) => data.push(e.data));
+      await new Promise((r) => setTimeout(r, 800));
+      conn.close();
+      return data;
+    `)) as string[];
+    expect(got).toEqual([`1${LONG}`, `3${LONG}`]);
+  });
+
+  // A 503 first, then a backoff of ~20 s: only the page event can bring the reconnect soon.
+  const waiting = (path: string) => `
+    const conn = connect('${path}', {
+      protocol: 'sse', initialDelayMs: 20000, maxDelayMs: 20000, random: () => 0.99,
+    });
+    await new Promise((resolve) => conn.on('reconnecting', resolve));`;
+
+  it('reconnects at once on the real online event (context.setOffline)', async () => {
+    await inPage(`${waiting('/sse/refuse-first/online')}
+      window.__conn = conn;`);
+    await browser.context.setOffline(true);
+    await sleep(100);
+    const started = Date.now();
+    const [got] = await Promise.all([
+      inPage(`
+        const it = window.__conn[Symbol.asyncIterator]();
+        const online = new Promise((r) => window.addEventListener('online', () => r(true), { once: true }));
+        const first = await it.next();
+        window.__conn.close();
+        return { data: first.value.data, online: await online };
+      `),
+      sleep(100).then(() => browser.context.setOffline(false)),
+    ]);
+    expect(got).toEqual({ data: 'back', online: true });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(hits.get('/sse/refuse-first/online')).toBe(2);
+  }, 30_000);
+
+  it('reconnects at once when the tab becomes visible again', async () => {
+    const started = Date.now();
+    const got = await inPage(`${waiting('/sse/refuse-first/visible')}
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+      document.dispatchEvent(new Event('visibilitychange'));
+      const first = await conn[Symbol.asyncIterator]().next();
+      conn.close();
+      return first.value.data;
+    `);
+    expect(got).toBe('back');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(hits.get('/sse/refuse-first/visible')).toBe(2);
+  }, 30_000);
 });
 
 interface Outcome {
