@@ -197,20 +197,27 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
   let resultUrl: string | null = null;
 
   const start = async () => {
+    // The job POST measures the round trip the hold bound is made of (one answer, no retry).
+    let postRttMs: number | null = null;
     if (request.job) {
+      const postAt = sessionOptions.clock.now();
+      let retried = false;
       const started = await startJobRetrying(
         href,
         options.body,
         requests,
         o.maxStartAttempts,
-        (retry) =>
+        (retry) => {
+          retried = true;
           emitter.emit('reconnecting', {
             cause: retry.cause,
             transport: o.transports[0]!,
             delayMs: retry.delayMs,
             attempt: retry.attempt,
-          }),
+          });
+        },
       );
+      if (!retried) postRttMs = sessionOptions.clock.now() - postAt;
       streamUrl = started.stream;
       resultUrl = started.result;
     } else resultUrl = streamRoutes(streamUrl).result;
@@ -258,6 +265,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       first,
       looksOutlast,
     );
+    session.rttMs = postRttMs;
     session.connect();
     const unwatch = watchPage(
       options.lifecycle !== undefined ? options.lifecycle : pageLifecycle(),

@@ -100,6 +100,14 @@ export interface ConnectOptions {
    * @default null
    */
   stallTimeoutMs?: number | null;
+  /**
+   * Racing through a hop that holds (docs/client.md, "Racing"): on an outlast route, an
+   * attempt without headers, or with headers but no open notice, after max(this, 4 x the
+   * measured round trip) is held by a hop; the next transport starts beside it, the first to
+   * deliver wins and the held transport is avoided for the origin. `null`: no racing.
+   * @default 2_000
+   */
+  holdTimeoutMs?: number | null;
   /** Longest wait for a connection to open (response headers, socket open), ms. @default 30_000 */
   openTimeoutMs?: number;
   /**
@@ -191,6 +199,7 @@ export const clientDefaults = {
   stallFactor: 3,
   stallTimeoutMs: null as number | null,
   openTimeoutMs: 30_000,
+  holdTimeoutMs: 2_000 as number | null,
   pollWaitMs: 25_000,
   reconnectJitterMs: 0,
   initialDelayMs: 500,

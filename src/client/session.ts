@@ -5,7 +5,7 @@ import { CutLog } from './cut-log.js';
 import { Dedupe } from './dedupe.js';
 import type { Emitter } from './emitter.js';
 import { JOB_ERROR, parseFinal, RESULT, statusError } from './job.js';
-import type { Lesson } from './learn.js';
+import { type Lesson, nextTransport } from './learn.js';
 import type { Clock, ConnectOptions } from './options.js';
 import { PathLearner } from './path-learner.js';
 import type { PathProfile, ProfileStore } from './profile.js';
@@ -66,6 +66,15 @@ export class Session {
   connections = 0;
   private gen = 0;
   private attempt: Attempt | null = null;
+  /** The transport started beside a held attempt, until one of them delivers. */
+  private racer: Attempt | null = null;
+  private holdTimer: unknown = null;
+  private raceBound = 0;
+  /**
+   * The measured round trip, ms: the job POST's, or the first response's; the hold bound is
+   * at least 4 of them.
+   */
+  rttMs: number | null = null;
   private retryFloorMs = 0;
   private timer: unknown = null;
   private closed = false;
@@ -95,7 +104,9 @@ export class Session {
       o.protocol === 'outlast' || (o.protocol === 'auto' && (profile.outlast || looksOutlast));
     this.dedupe = new Dedupe(o.dedupeWindow);
     this.policy = new ReconnectPolicy(o, o.random);
-    this.stall = new StallTimer(o.clock, () => this.lose('stall', null));
+    this.stall = new StallTimer(o.clock, () => {
+      if (this.attempt !== null) this.lose(this.attempt, 'stall', null);
+    });
     this.timing = new PathTiming(o, profile);
     this.choice = new TransportChoice(start, o.transports, profile, sink.emitter);
     this.learner = new PathLearner(o, profile, store, sink.emitter, this.choice);
@@ -111,35 +122,49 @@ export class Session {
   connect(): void {
     if (this.closed) return;
     this.timer = null;
-    const gen = ++this.gen;
-    const name = this.choice.current;
+    this.gen++;
+    this.attempt = this.open(this.choice.current);
+    this.stall.arm(this.timing.opening());
+    this.watchHold(this.attempt);
+  }
+
+  /**
+   * Starts one attempt over `name`. Its callbacks act while it is the attempt or the racer of
+   * the current generation; a superseded or closed one is ignored.
+   */
+  private open(name: TransportName): Attempt {
+    const gen = this.gen;
+    const att = new Attempt(name, this.o.clock.now());
     const { url, headers } = this.request(name);
     const live = <A extends unknown[]>(fn: (...args: A) => void) => {
       return (...args: A): void => {
-        if (gen === this.gen && !this.closed) fn(...args);
+        if (gen === this.gen && !this.closed && (att === this.attempt || att === this.racer)) {
+          fn(...args);
+        }
       };
     };
     const handlers: TransportHandlers = {
-      headers: live((info) => this.onHeaders(info)),
-      open: live((info) => this.onOpen(info)),
+      headers: live((info) => this.onHeaders(att, info)),
+      open: live((info) => this.onOpen(att, info)),
       bytes: live((n) => {
-        this.attempt!.bytesIn(n, this.o.clock.now());
-        this.stall.touch();
+        att.bytesIn(n, this.o.clock.now());
+        if (att === this.attempt) this.stall.touch();
       }),
-      heartbeat: live((t) => this.onHeartbeat(t)),
+      heartbeat: live((t) => this.onHeartbeat(att, t)),
       comment: live((text) => this.sink.emitter.emit('comment', { text, transport: name })),
       retry: live((ms) => {
         this.retryFloorMs = ms;
       }),
-      event: live((e) => this.onEvent(e.id, e.lastEventId, e.type, e.data)),
+      event: live((e) => this.onEvent(att, e.id, e.lastEventId, e.type, e.data)),
       gap: live((g) => this.sink.emitter.emit('gap', g)),
-      rotate: live(() => this.lose('server-rotation', null)),
-      end: live(() => void this.onEnd()),
-      closed: live((info) => this.lose(classifyClose(info, this.attempt?.openedAt != null), info)),
+      rotate: live(() => this.lose(att, 'server-rotation', null)),
+      end: live(() => {
+        this.settleRace(att);
+        void this.onEnd();
+      }),
+      closed: live((info) => this.lose(att, classifyClose(info, att.openedAt !== null), info)),
     };
-    this.attempt = new Attempt(name, this.o.clock.now());
-    this.stall.arm(this.timing.opening());
-    this.attempt.transport = this.factories[name](
+    att.transport = this.factories[name](
       {
         url,
         headers,
@@ -153,6 +178,53 @@ export class Session {
       },
       handlers,
     );
+    return att;
+  }
+
+  /**
+   * First contact through a hop that holds: when `att` has not opened (headers and the open
+   * notice) within the hold bound, the next transport starts beside it; the first to open
+   * wins (docs/client.md, "Racing").
+   */
+  private watchHold(att: Attempt): void {
+    this.clearHold();
+    if (!this.outlast || this.o.protocol === 'sse' || this.o.holdTimeoutMs === null) return;
+    const next = nextTransport(this.o.transports, att.name, this.profile.avoid);
+    if (next === null) return;
+    const bound = this.timing.holdBound(this.rttMs);
+    this.holdTimer = this.o.clock.setTimeout(() => {
+      this.holdTimer = null;
+      if (att !== this.attempt || this.racer !== null || this.closed) return;
+      this.raceBound = bound;
+      this.racer = this.open(next);
+    }, bound);
+  }
+
+  private clearHold(): void {
+    if (this.holdTimer !== null) this.o.clock.clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+  }
+
+  /**
+   * `winner` delivered first: the other attempt is closed (nothing from it is read again, so
+   * nothing is duplicated). A racer that beat a held attempt teaches the path: the held
+   * transport is avoided for the origin (`learn`, `transport` events).
+   */
+  private settleRace(winner: Attempt): void {
+    if (winner === this.attempt) this.clearHold();
+    if (this.racer === null) return;
+    const held = this.attempt!;
+    const loser = winner === held ? this.racer : held;
+    this.racer = null;
+    this.attempt = winner;
+    loser.transport.close();
+    if (loser !== held) return;
+    const what = held.openedAt === null ? 'no response headers' : 'headers but no open notice';
+    const rtt = this.rttMs === null ? 'not measured' : `${Math.round(this.rttMs)} ms`;
+    const detail = `${held.name} had ${what} within ${this.raceBound} ms (round trip ${rtt}), ${winner.name} started beside it delivered first`;
+    this.record(held, 'stall', { kind: 'eof', message: `held by a hop: ${detail}` });
+    this.learner.apply([this.learner.avoid(held.name, 'buffering', detail)]);
+    this.choice.moveTo(winner.name, detail);
   }
 
   /**
@@ -169,12 +241,15 @@ export class Session {
   /** Stops for good (the user closed, or the stream ended). */
   close(reportAbort: boolean): void {
     if (this.closed) return;
-    if (reportAbort && this.attempt !== null) this.record('client-abort', null);
+    if (reportAbort && this.attempt !== null) this.record(this.attempt, 'client-abort', null);
     this.closed = true;
     this.gen++;
     this.stall.stop();
+    this.clearHold();
     if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
     this.attempt?.transport.close();
+    this.racer?.transport.close();
+    this.racer = null;
     this.cuts.flush();
   }
 
@@ -189,9 +264,10 @@ export class Session {
     });
   }
 
-  private onHeaders(info: { heartbeatMs: number | null; outlast: boolean }): void {
-    const a = this.attempt!;
+  private onHeaders(a: Attempt, info: { heartbeatMs: number | null; outlast: boolean }): void {
     a.openedAt = this.o.clock.now();
+    // The first answer measures the round trip when the job POST did not.
+    if (this.rttMs === null) this.rttMs = a.openedAt - a.startedAt;
     if (info.outlast && !this.profile.outlast && this.o.protocol !== 'sse') {
       this.outlast = true;
       this.learner.knowOutlast();
@@ -199,23 +275,22 @@ export class Session {
       // A plain SSE server after all: no outlast query parameters, no fallback from now on.
       this.outlast = false;
     }
-    if (info.heartbeatMs !== null) this.watch(info.heartbeatMs);
-    else this.stall.arm(this.timing.afterHeaders(a.name));
+    if (a === this.attempt && this.racer === null) {
+      if (info.heartbeatMs !== null) this.watch(a, info.heartbeatMs);
+      else this.stall.arm(this.timing.afterHeaders(a.name));
+    } else if (info.heartbeatMs !== null) a.heartbeatMs = info.heartbeatMs;
     if (!info.outlast && a.name === 'sse') {
       // A plain SSE server: no open notice will come; the response is the open.
-      this.opened({ heartbeatMs: null, maxStreamMs: null, resume: null });
+      this.onOpen(a, { heartbeatMs: null, maxStreamMs: null, resume: null });
     }
   }
 
-  private onOpen(info: OpenInfo): void {
-    if (info.heartbeatMs !== null) this.watch(info.heartbeatMs);
-    this.opened(info);
-  }
-
-  private opened(info: OpenInfo): void {
+  private onOpen(a: Attempt, info: OpenInfo): void {
+    this.settleRace(a);
+    if (info.heartbeatMs !== null) this.watch(a, info.heartbeatMs);
     this.connections++;
     this.sink.emitter.emit('open', {
-      transport: this.attempt!.name,
+      transport: a.name,
       resume: info.resume,
       heartbeatMs: info.heartbeatMs,
       maxStreamMs: info.maxStreamMs,
@@ -224,21 +299,26 @@ export class Session {
   }
 
   /** Arms stall detection for an announced heartbeat. */
-  private watch(heartbeatMs: number): void {
-    const a = this.attempt!;
+  private watch(a: Attempt, heartbeatMs: number): void {
     a.heartbeatMs = heartbeatMs;
     this.stall.arm(this.timing.forHeartbeat(a.name, heartbeatMs));
   }
 
-  private onHeartbeat(serverMs: number | null): void {
-    if (this.attempt!.beat(serverMs, this.o.clock.now())) {
+  private onHeartbeat(a: Attempt, serverMs: number | null): void {
+    if (a.beat(serverMs, this.o.clock.now())) {
       const lesson = this.learner.avoid('sse', 'buffering', 'SSE heartbeats arrive in bursts');
-      this.lose('stall', null, [lesson]);
+      this.lose(a, 'stall', null, [lesson]);
     }
   }
 
-  private onEvent(id: string | undefined, lastId: string, type: string, data: string): void {
-    const a = this.attempt!;
+  private onEvent(
+    a: Attempt,
+    id: string | undefined,
+    lastId: string,
+    type: string,
+    data: string,
+  ): void {
+    this.settleRace(a);
     a.events++;
     if (id !== undefined && id !== '') {
       if (this.dedupe.seen(id)) return;
@@ -271,19 +351,29 @@ export class Session {
   }
 
   /** Records a lost connection: cut event, report, history. */
-  private record(cause: CutCause, info: CloseInfo | null) {
-    const report = this.attempt!.report(cause, info, this.profile.origin, this.o.clock.now());
+  private record(a: Attempt, cause: CutCause, info: CloseInfo | null) {
+    const report = a.report(cause, info, this.profile.origin, this.o.clock.now());
     return this.cuts.record(report, this.outlast);
   }
 
   /** A connection was lost: decide whether to stop, how to adapt, and when to reconnect. */
-  private lose(cause: CutCause, info: CloseInfo | null, early: Lesson[] = []): void {
-    if (this.closed || this.attempt === null) return;
-    const a = this.attempt;
+  private lose(a: Attempt, cause: CutCause, info: CloseInfo | null, early: Lesson[] = []): void {
+    if (this.closed) return;
+    if (this.racer !== null) {
+      // One of two racing attempts was lost: the other goes on alone.
+      const other = a === this.racer ? this.attempt! : this.racer;
+      this.racer = null;
+      this.attempt = other;
+      a.transport.close();
+      this.record(a, cause, info);
+      this.stall.arm(this.timing.opening());
+      return;
+    }
     this.gen++;
     this.stall.stop();
+    this.clearHold();
     a.transport.close();
-    const report = this.record(cause, info);
+    const report = this.record(a, cause, info);
     if (this.stopsHere(info, a.name)) return;
 
     const lessons = this.learner.fromCut(report, this.cuts.history, this.outlast, early);

@@ -10,7 +10,11 @@ export interface TimingOptions {
   stallFactor: number;
   stallTimeoutMs: number | null;
   openTimeoutMs: number;
+  holdTimeoutMs: number | null;
 }
+
+/** The hold bound is at least this many measured round trips. */
+const HOLD_RTTS = 4;
 
 /**
  * What each attempt asks the server for (heartbeat, rotation, long-poll hold) and how long
@@ -40,6 +44,15 @@ export class PathTiming {
       this.heartbeat() ?? Number.POSITIVE_INFINITY,
       this.maxStream('poll') ?? Number.POSITIVE_INFINITY,
     );
+  }
+
+  /**
+   * How long an attempt on an outlast route may go without opening (headers and the open
+   * notice, which outlast servers flush at once) before a hop is taken to hold it:
+   * max(holdTimeoutMs, 4 x the measured round trip).
+   */
+  holdBound(rttMs: number | null): number {
+    return Math.max(this.o.holdTimeoutMs ?? 0, HOLD_RTTS * (rttMs ?? 0));
   }
 
   /** Watchdog while waiting for a connection to open (headers, socket). */

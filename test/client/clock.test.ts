@@ -20,6 +20,8 @@ describe('injected clock', () => {
       reports: false,
       profile: null,
       learn: false,
+      // Stall detection alone: no transport raced beside the silent one.
+      holdTimeoutMs: null,
       initialDelayMs: 400,
     });
     const cuts: CutReport[] = [];

@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ConnectOptions,
+  connect,
+  type LearnNotice,
+  memoryProfileStore,
+  type TransportNotice,
+} from '../../src/client/index.js';
+import type { HopKnobs } from '../../src/proxy/index.js';
+import type { TestServer } from '../helpers/server.js';
+import { proxyFor, sleep, startTestServer, testOptions } from './helpers.js';
+
+/*
+ * First contact through a hop that holds: the client has no profile for the path yet, the
+ * hop holds the SSE response (its head, or its body) until it ends, and the job's progress
+ * must still arrive on time on this very first run.
+ */
+
+const STEPS = 24;
+const GAP_MS = 100;
+/** The hold bound, scaled from the 2 s default. */
+const HOLD_MS = 300;
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    heartbeatMs: 200,
+    jobs: {
+      progress: async (ctx: { progress(d: unknown): Promise<void> }) => {
+        for (let i = 0; i < STEPS; i++) {
+          await ctx.progress({ i, at: Date.now() });
+          await sleep(GAP_MS);
+        }
+        return 'done';
+      },
+    },
+  });
+});
+afterAll(() => server.close());
+
+/** Runs the job; the lateness of each progress event (arrival minus creation) and what happened. */
+async function run(base: string, extra: ConnectOptions) {
+  const conn = connect(`${base}/jobs/progress`, {
+    ...testOptions({ holdTimeoutMs: HOLD_MS, ...extra }),
+    body: {},
+  });
+  const moves: TransportNotice[] = [];
+  const lessons: LearnNotice[] = [];
+  conn.on('transport', (t) => moves.push(t));
+  conn.on('learn', (l) => lessons.push(l));
+  const steps: number[] = [];
+  const late: number[] = [];
+  for await (const e of conn) {
+    const d = JSON.parse(e.data) as { i: number; at: number };
+    steps.push(d.i);
+    late.push(Date.now() - d.at);
+  }
+  const sorted = [...late].sort((a, b) => a - b);
+  return {
+    steps,
+    p50: sorted[Math.floor(sorted.length / 2)]!,
+    first: late[0]!,
+    moves,
+    lessons,
+    result: await conn.result,
+    conn,
+  };
+}
+
+const holding: Array<[string, Partial<HopKnobs>]> = [
+  // The head too (nginx-style proxy_buffering with a whole-response hold).
+  [
+    'the response head and body until the end',
+    { holdWhole: true, headWaitsForBody: true, bufferTypes: ['text/event-stream'] },
+  ],
+  // Headers pass, the body is held (a scanning proxy).
+  ['the body until the end', { holdWhole: true, bufferTypes: ['text/event-stream'] }],
+];
+
+describe('racing through a hop that holds, on first contact', () => {
+  it.each(holding)(
+    'progress on time through a hop holding %s',
+    async (_name, knobs) => {
+      const proxy = await proxyFor(server, { knobs });
+      try {
+        const profile = memoryProfileStore();
+        const first = await run(proxy.base, { profile });
+        console.log(
+          `first run: first event ${first.first} ms late, p50 ${first.p50} ms; moves ${JSON.stringify(first.moves)}`,
+        );
+        expect(first.steps).toEqual(Array.from({ length: STEPS }, (_, i) => i));
+        expect(first.result).toBe('done');
+        // Held until the end, the p50 would be ~1.2 s and the first event ~2.4 s late.
+        expect(first.first).toBeLessThan(HOLD_MS + 700);
+        expect(first.p50).toBeLessThan(400);
+        expect(first.moves).toHaveLength(1);
+        expect(first.moves[0]).toMatchObject({ from: 'sse' });
+        expect(first.moves[0]!.to).not.toBe('sse');
+        expect(first.lessons.map((l) => l.rule)).toEqual(['buffering']);
+        expect(first.lessons[0]!.profile.avoid.sse).toBe('buffering');
+        // The next run starts on the transport that won.
+        const second = await run(proxy.base, { profile });
+        expect(second.moves).toEqual([]);
+        expect(second.conn.transport).toBe(first.moves[0]!.to);
+        expect(second.steps).toHaveLength(STEPS);
+      } finally {
+        await proxy.close();
+      }
+    },
+    30_000,
+  );
+
+  it('nothing twice when both transports deliver', async () => {
+    // SSE answers just after the hold bound: the racer and the held attempt both open,
+    // close together; the first to deliver wins and the other is closed.
+    for (const lag of [HOLD_MS + 5, HOLD_MS + 40, HOLD_MS + 120]) {
+      const slowSse: typeof fetch = async (input, init) => {
+        const url = String(input);
+        if (init?.method !== 'POST' && !url.includes('transport=poll')) await sleep(lag);
+        return fetch(input, init);
+      };
+      const r = await run(server.base, { fetch: slowSse, transports: ['sse', 'poll'] });
+      expect(r.steps).toEqual(Array.from({ length: STEPS }, (_, i) => i));
+      expect(r.result).toBe('done');
+    }
+  }, 30_000);
+
+  it('no race on a path that answers at once, and none with holdTimeoutMs: null', async () => {
+    const quick = await run(server.base, {});
+    expect(quick.moves).toEqual([]);
+    const proxy = await proxyFor(server, { knobs: holding[0]![1] });
+    try {
+      const off = await run(proxy.base, { holdTimeoutMs: null, openTimeoutMs: 30_000 });
+      // Without racing, a held head waits for the open timeout: the job ends first, and its
+      // first event arrives with the last (~2.4 s late).
+      expect(off.moves).toEqual([]);
+      expect(off.first).toBeGreaterThan(1_500);
+      expect(off.steps).toHaveLength(STEPS);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+});
