@@ -90,7 +90,8 @@ describe('comments', () => {
     const comments: CommentNotice[] = [];
     conn.on('comment', (c) => comments.push(c));
     await until(() => comments.length >= 3, 'three comments');
-    expect(comments).toEqual([
+    // The response ends after its event: a healthy cut, reconnected at once, may add more.
+    expect(comments.slice(0, 3)).toEqual([
       { text: 'hello there', transport: 'sse' },
       { text: '', transport: 'sse' },
       { text: 'hb 1733097600000', transport: 'sse' },
