@@ -64,6 +64,9 @@ export function classifyClose(info: CloseInfo, opened: boolean): CutCause {
     case 'content-type':
       return 'intermediary-error';
     case 'refused':
+      // An upgrade answered with a success or a redirect (a 200 page) was not refused by a
+      // hop: the server answered it as a plain request, since nothing routes WebSocket there.
+      if (info.status !== undefined && info.status < 400) return 'server-error';
       return info.status !== undefined ? 'intermediary-error' : 'network-error';
     case 'eof':
       return opened ? 'mid-stream-eof' : 'network-error';

@@ -127,7 +127,10 @@ export function openWebSocket(ctx: TransportContext, h: TransportHandlers): Tran
         h.closed({
           kind: 'refused',
           ...(status !== undefined ? { status: Number(status) } : {}),
-          message: errored ?? `WebSocket closed before opening (${event.code})`,
+          message:
+            status !== undefined && Number(status) < 400
+              ? `the WebSocket upgrade was answered HTTP ${status} instead of 101 Switching Protocols: the server took it for a plain request (nothing routes WebSocket upgrades at this URL; on Node, attachWebSocket(outlast, server))`
+              : (errored ?? `WebSocket closed before opening (${event.code})`),
         });
       } else {
         h.closed({
