@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { attachWebSocket, createOutlast, hardenServer } from '../src/server/index.js';
-import { exampleOptions, listenOn } from './ocr-job.js';
+import { exampleOptions, listenOn, stopOnSignals } from './ocr-job.js';
 
 const outlast = createOutlast(exampleOptions);
 const app = express();
@@ -21,10 +21,4 @@ const server = hardenServer(
   }),
 );
 attachWebSocket(outlast, server);
-const stop = () => {
-  void outlast.close();
-  server.close();
-  server.closeAllConnections();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+stopOnSignals(outlast, server);

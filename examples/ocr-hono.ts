@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { attachWebSocket, createOutlast, hardenServer } from '../src/server/index.js';
-import { exampleOptions, listenOn } from './ocr-job.js';
+import { exampleOptions, listenOn, stopOnSignals } from './ocr-job.js';
 
 const outlast = createOutlast(exampleOptions);
 const app = new Hono();
@@ -17,10 +17,4 @@ const server = serve({ fetch: app.fetch, port: listenOn.port, hostname: listenOn
 }) as Server;
 hardenServer(server);
 attachWebSocket(outlast, server);
-const stop = () => {
-  void outlast.close();
-  server.close();
-  server.closeAllConnections();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+stopOnSignals(outlast, server);

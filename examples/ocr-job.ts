@@ -2,7 +2,8 @@
  * The job of the Service Connect incident: OCR of a long PDF, about 45 s, page by page. Shared by the three
  * example servers. `OCR_DURATION_MS` scales it (the tests run it in a fraction of a second).
  */
-import type { JobContext, ServerOptions } from '../src/server/index.js';
+import type { Server } from 'node:http';
+import type { JobContext, Outlast, ServerOptions } from '../src/server/index.js';
 
 /** Input of the `ocr` job: `POST /outlast/jobs/ocr` with `{"document":"scan.pdf","pages":9}`. */
 export interface OcrInput {
@@ -45,3 +46,24 @@ export const listenOn = {
   port: Number(process.env.PORT ?? 3000),
   host: process.env.HOST ?? '127.0.0.1',
 };
+
+/**
+ * Deploys: on SIGTERM (what Kubernetes, ECS and systemd send first) the server drains
+ * (readers are told to reconnect, to another instance; running jobs get `DRAIN_MS`, default
+ * 20 s, to finish), then closes. SIGINT (Ctrl-C) closes at once. `after` closes the rest
+ * (a store).
+ */
+export function stopOnSignals(outlast: Outlast, server: Server, after?: () => Promise<void>) {
+  const stop = async (drain: boolean) => {
+    if (drain) {
+      const report = await outlast.drain({ deadlineMs: Number(process.env.DRAIN_MS ?? 20_000) });
+      console.log(`drained: ${JSON.stringify(report)}`);
+    }
+    await outlast.close();
+    server.close();
+    server.closeAllConnections();
+    await after?.();
+  };
+  process.once('SIGTERM', () => void stop(true));
+  process.once('SIGINT', () => void stop(false));
+}

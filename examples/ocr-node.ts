@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics } from '../src/metrics/index.js';
 import { attachWebSocket, createOutlast, hardenServer } from '../src/server/index.js';
-import { exampleOptions, listenOn } from './ocr-job.js';
+import { exampleOptions, listenOn, stopOnSignals } from './ocr-job.js';
 
 const metrics = createMetrics();
 const outlast = createOutlast({ ...exampleOptions, metrics });
@@ -26,10 +26,4 @@ server.listen(listenOn.port, listenOn.host, () => {
   const { port } = server.address() as AddressInfo;
   console.log(`listening on http://${listenOn.host}:${port}`);
 });
-const stop = () => {
-  void outlast.close();
-  server.close();
-  server.closeAllConnections();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+stopOnSignals(outlast, server);

@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachWebSocket, createOutlast, hardenServer } from '../src/server/index.js';
 import { createRedisStore } from '../src/store/redis/index.js';
-import { exampleOptions, listenOn } from './ocr-job.js';
+import { exampleOptions, listenOn, stopOnSignals } from './ocr-job.js';
 
 const store = await createRedisStore().catch((error: Error) => {
   console.error(error.message);
@@ -26,11 +26,4 @@ server.listen(listenOn.port, listenOn.host, () => {
   const { port } = server.address() as AddressInfo;
   console.log(`listening on http://${listenOn.host}:${port} (instance ${store.instanceId})`);
 });
-const stop = async () => {
-  await outlast.close();
-  server.close();
-  server.closeAllConnections();
-  await store.close();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+stopOnSignals(outlast, server, () => store.close());

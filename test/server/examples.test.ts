@@ -86,3 +86,33 @@ describe.each([
     expect(record.result).toMatchObject({ document: 'scan.pdf', pages: 6 });
   });
 });
+
+describe('example deploy', () => {
+  it('drains on SIGTERM: the reader is told to reconnect, the job finishes, the process exits', async () => {
+    const origin = await start('examples/ocr-node.ts');
+    const base = `${origin}/outlast`;
+    const res = await fetch(`${base}/jobs/ocr`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pages: 3 }),
+    });
+    const { jobId, result } = (await res.json()) as { jobId: string; result: string };
+    const reader = connect('sse', base, jobId);
+    await reader.waitFor((m) => m.type === 'open');
+    let out = '';
+    child!.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
+    child!.kill('SIGTERM');
+    expect((await reader.finished).how).toBe('rotate');
+    // New readers are refused while the job finishes (a balancer sends them elsewhere).
+    const refused = await fetch(`${base}/streams/${jobId}`);
+    expect(refused.status).toBe(503);
+    const record = (await (await fetch(`${origin}${result}`)).json()) as { state: string };
+    expect(['running', 'succeeded']).toContain(record.state);
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/drained: \{"rotated":1,"polls":0,"jobsFinished":1,"jobsInterrupted":0/);
+    child = undefined;
+  });
+});
