@@ -7,6 +7,7 @@ import { type ConnectOptions, clientDefaults, realClock } from './options.js';
 import {
   defaultProfileStore,
   emptyProfile,
+  expireLessons,
   fileProfileStore,
   memoryProfileStore,
   type PathProfile,
@@ -227,6 +228,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       store === null ? null : await Promise.resolve(store.get(origin)).catch(() => null);
     if (closed) return;
     const profile = loaded ?? emptyProfile(origin);
+    if (expireLessons(profile, Date.now(), o.lessonTtlMs) && o.learn && store !== null) {
+      void Promise.resolve(store.set(profile)).catch(() => {});
+    }
     const routes = streamRoutes(streamUrl);
     const reports =
       o.reports && routes.reports !== null

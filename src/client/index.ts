@@ -19,6 +19,7 @@ export { type Clock, type ConnectOptions, clientDefaults, realClock } from './op
 export {
   defaultProfileStore,
   emptyProfile,
+  expireLessons,
   fileProfileStore,
   getPathProfile,
   memoryProfileStore,

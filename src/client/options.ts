@@ -145,6 +145,13 @@ export interface ConnectOptions {
    * @default 'auto'
    */
   profile?: 'auto' | 'memory' | { file: string } | ProfileStore | null;
+  /**
+   * How long learned lessons hold, ms: a profile whose last lesson is older is forgotten
+   * when a connection starts (the outlast flag and notes stay), and the path is re-validated
+   * from the default. `null`: lessons never expire.
+   * @default 86_400_000 (24 h)
+   */
+  lessonTtlMs?: number | null;
   /** Report every lost connection to `{base}/reports` (outlast servers only). @default true */
   reports?: boolean;
   /** Reports are sent in batches at most this often, ms. @default 5_000 */
@@ -209,6 +216,7 @@ export const clientDefaults = {
   maxStartAttempts: 6,
   learn: true,
   profile: 'auto' as const,
+  lessonTtlMs: 86_400_000 as number | null,
   reports: true,
   reportDelayMs: 5_000,
   maxLineBytes: parserDefaults.maxLineBytes as number,

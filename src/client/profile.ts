@@ -47,6 +47,32 @@ export function emptyProfile(origin: string): PathProfile {
   };
 }
 
+/**
+ * Lessons expire: a profile whose last lesson is older than `ttlMs` forgets what it learned
+ * (transport, clocks, heartbeat, rotation, avoided transports) and keeps only that the origin
+ * speaks outlast and its notes. The next connections then re-validate the path from the
+ * default, and learn again what still holds, so a path that was fixed is not avoided forever.
+ * Returns whether it expired (`profile` is changed in place).
+ */
+export function expireLessons(profile: PathProfile, nowMs: number, ttlMs: number | null): boolean {
+  const learned =
+    profile.transport !== null ||
+    profile.heartbeatMs !== null ||
+    Object.keys(profile.avoid).length > 0 ||
+    Object.keys(profile.maxStreamMs).length > 0 ||
+    Object.keys(profile.totalMs).length > 0 ||
+    profile.idleMs !== null;
+  if (ttlMs === null || !learned || nowMs - profile.updatedAt <= ttlMs) return false;
+  const { origin, outlast, notes } = profile;
+  Object.assign(profile, emptyProfile(origin), { outlast, notes: [...notes] });
+  profile.notes.push(
+    `expired: lessons older than ${Math.round(ttlMs / 60_000)} min forgotten; re-validating the path`,
+  );
+  if (profile.notes.length > 20) profile.notes.splice(0, profile.notes.length - 20);
+  profile.updatedAt = nowMs;
+  return true;
+}
+
 /** Where profiles live. Every method may be synchronous or asynchronous. */
 export interface ProfileStore {
   get(origin: string): PathProfile | null | Promise<PathProfile | null>;

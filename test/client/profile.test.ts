@@ -90,3 +90,54 @@ describe('profile stores', () => {
     }
   });
 });
+
+describe('lesson expiry', () => {
+  const HOUR = 3_600_000;
+  /** A profile that learned to avoid SSE (buffering) and start on WebSocket, `ageMs` ago. */
+  const learned = (origin: string, ageMs: number) => ({
+    ...emptyProfile(origin),
+    outlast: true,
+    transport: 'ws' as const,
+    avoid: { sse: 'buffering' as const },
+    heartbeatMs: 500,
+    notes: ['buffering: SSE headers came, no body byte; sse avoided on this path, moving to ws'],
+    updatedAt: Date.now() - ageMs,
+  });
+
+  it.each([
+    [
+      'older than lessonTtlMs (default 24 h): forgotten, the path is re-validated from sse',
+      25 * HOUR,
+      {},
+      'sse',
+    ],
+    ['younger: kept, the connection starts on ws', 23 * HOUR, {}, 'ws'],
+    ['lessonTtlMs: null never expires', 1_000 * HOUR, { lessonTtlMs: null }, 'ws'],
+    ['a shorter lessonTtlMs', 2 * HOUR, { lessonTtlMs: HOUR }, 'sse'],
+  ])('%s', async (_name, ageMs, extra, first) => {
+    const server = await startTestServer();
+    try {
+      const store = memoryProfileStore();
+      await store.set(learned(server.origin, ageMs));
+      const conn = connect(`${server.base}/streams/s`, testOptions({ profile: store, ...extra }));
+      const publishing = publishSeries(server, 's', 3, 5);
+      const opens: string[] = [];
+      conn.on('open', (o) => opens.push(o.transport));
+      await collect(conn);
+      await publishing;
+      expect(opens[0]).toBe(first);
+      const stored = await store.get(server.origin);
+      if (first === 'sse') {
+        expect(stored).toMatchObject({
+          outlast: true,
+          transport: null,
+          avoid: {},
+          heartbeatMs: null,
+        });
+        expect(stored!.notes.at(-1)).toMatch(/^expired: /);
+      } else expect(stored).toMatchObject({ transport: 'ws', avoid: { sse: 'buffering' } });
+    } finally {
+      await server.close();
+    }
+  });
+});
