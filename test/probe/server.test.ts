@@ -2,10 +2,44 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { rawExchange } from '../../src/probe/engine/active.js';
 import { createProbeHandler } from '../../src/probe/index.js';
 import { isLoopback, startProbeServer } from '../../src/probe/server/standalone.js';
 
 describe('probe endpoints', () => {
+  it('TRACE (which fetch cannot carry) gets its own 405 and OPTIONS * a 404, the server lives on; echo keeps raw header case and order', async () => {
+    const server = await startProbeServer({});
+    try {
+      const url = new URL(server.url);
+      const star = await rawExchange(
+        url,
+        'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        3000,
+      );
+      expect(star.status).toBe(404);
+      for (const line of ['TRACE /outlast-probe/echo', 'TRACE /outlast-probe/info']) {
+        const answer = await rawExchange(
+          url,
+          `${line} HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n`,
+          3000,
+        );
+        expect(answer.status, line).toBe(405);
+        expect(JSON.parse(answer.body).error.code, line).toBe('bad-request');
+      }
+      const echo = await rawExchange(
+        url,
+        'GET /outlast-probe/echo HTTP/1.1\r\nHost: x\r\nX-Hop-B: 2\r\nx-hop-a: 1\r\nConnection: close\r\n\r\n',
+        3000,
+      );
+      const raw = JSON.parse(echo.body).rawHeaders as Array<[string, string]>;
+      expect(raw.map(([n]) => n)).toEqual(['Host', 'X-Hop-B', 'x-hop-a', 'Connection']);
+      const info = await fetch(`${server.url}/info`);
+      expect(info.status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('the fetch-style adapter: info, echo, holds, streams; null outside the base path', async () => {
     const probe = createProbeHandler({ basePath: '/p' });
     expect(await probe.fetch(new Request('http://x/other'))).toBeNull();

@@ -12,12 +12,27 @@ import { probePage } from './page.js';
 export interface ProbeRequestInfo {
   /** The peer address (the last hop's, behind proxies). @default 'unknown' */
   remoteAddress?: string;
+  /**
+   * The request's header lines as received, name and value alternating, in their order and
+   * case (Node's `rawHeaders`): what each hop rewrote shows in them. @default none
+   */
+  rawHeaders?: readonly string[];
 }
 
 const JSON_TYPE = {
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
 };
+
+/** Raw header lines as pairs in arrival order, without `authorization`; null when unknown. */
+function rawPairs(raw: readonly string[] | undefined): Array<[string, string]> | null {
+  if (raw === undefined) return null;
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'authorization') out.push([raw[i]!, raw[i + 1]!]);
+  }
+  return out;
+}
 
 /** A JSON error response in the server's shape: `{"error":{"code","message"}}`. */
 export function probeError(
@@ -148,6 +163,7 @@ export class ProbeCore {
         path: url.pathname,
         remoteAddress: info.remoteAddress ?? null,
         headers,
+        rawHeaders: rawPairs(info.rawHeaders),
         time: this.o.now(),
       }),
       { headers: JSON_TYPE },
@@ -192,7 +208,9 @@ export class ProbeCore {
         open,
         (i) => {
           const at = (i + 1) * hb;
-          return at > ms ? null : { at, chunk: () => `: hb ${now()}\n\n` };
+          if (at <= ms) return { at, chunk: () => `: hb ${now()}\n\n` };
+          // Then the end stamp: a client can tell the server's end from a hop ending it early.
+          return i === Math.floor(ms / hb) ? { at: ms, chunk: () => `: end ${now()}\n\n` } : null;
         },
         release,
       );

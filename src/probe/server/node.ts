@@ -61,9 +61,25 @@ export function createProbeNodeHandler(core: ProbeCore): ProbeNodeHandler {
   return (req, res, next) => {
     const controller = new AbortController();
     res.once('close', () => controller.abort());
-    const request = toRequest(req, controller.signal);
+    let request: Request;
+    try {
+      request = toRequest(req, controller.signal);
+    } catch {
+      // Methods fetch cannot carry (TRACE, CONNECT, TRACK) and targets that are no URL
+      // (`OPTIONS *`): answered in the probe server's own words, so a probe through a chain
+      // can tell "it reached the server" from "a hop answered".
+      res.writeHead(405, { 'content-type': 'application/json; charset=utf-8', allow: 'GET, HEAD' });
+      res.end(
+        `${JSON.stringify({ error: { code: 'bad-request', message: 'probe endpoints answer GET only' } })}\n`,
+      );
+      return;
+    }
     core
-      .handle(request, { remoteAddress: req.socket.remoteAddress ?? 'unknown' }, controller.signal)
+      .handle(
+        request,
+        { remoteAddress: req.socket.remoteAddress ?? 'unknown', rawHeaders: req.rawHeaders },
+        controller.signal,
+      )
       .then(
         async (response) => {
           if (response === null) {
