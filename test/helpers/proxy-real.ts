@@ -40,12 +40,28 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   }
 }
 
-async function run(bin: string, args: string[], dir: string, port: number): Promise<RealProxy> {
-  // A missing binary fails the test loudly: these tests are never skipped.
+/**
+ * Starts a real server binary with its generated config in `dir` and resolves once it listens
+ * on `port`; `stop()` ends it and removes `dir`. A missing binary fails loudly with the Debian
+ * package that provides it: these tests are never skipped.
+ */
+export async function run(
+  bin: string,
+  args: string[],
+  dir: string,
+  port: number,
+  extra: { pkg?: string; env?: Record<string, string> } = {},
+): Promise<RealProxy> {
   if (!existsSync(bin)) {
-    throw new Error(`${bin} is not installed: run .ci/run, or apt-get install -y nginx haproxy`);
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(
+      `${bin} is not installed: run .ci/run, or apt-get install -y ${extra.pkg ?? 'nginx haproxy'}`,
+    );
   }
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(extra.env === undefined ? {} : { env: { ...process.env, ...extra.env } }),
+  });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();

@@ -45,6 +45,48 @@ function scaleFor(preset: string): number {
   return longest === 0 ? 0.1 : Math.min(0.1, TARGET_MS / longest);
 }
 
+/** The product name the probe should give each preset's hop (from its fingerprint). */
+const productOf: Record<string, string[]> = {
+  cloudflare: ['Cloudflare'],
+  'aws-alb': ['AWS Application Load Balancer'],
+  'aws-service-connect': ['Envoy (AWS ECS Service Connect)'],
+  envoy: ['Envoy (AWS ECS Service Connect)'],
+  nginx: ['nginx'],
+  'nginx-gzip': ['nginx'],
+  'ingress-nginx': ['nginx', 'ingress-nginx (Kubernetes)'],
+  haproxy: ['HAProxy'],
+  heroku: ['Heroku router'],
+  'gcp-lb': ['Google Cloud external Application Load Balancer'],
+  'cloud-run': ['Google Cloud Run'],
+  'api-gateway': ['AWS API Gateway'],
+  cloudfront: ['Amazon CloudFront'],
+  'azure-front-door': ['Azure Front Door'],
+  'corporate-av': [],
+  'express-compression': [],
+};
+
+/**
+ * The names a culprit may carry: the product of the hop whose own limit is the chain's
+ * (ties: any of them); `unknown` is always allowed, another name never.
+ */
+function allowedCulprits(
+  preset: string,
+  limit: string,
+  value: number | null,
+  scale: number,
+  maxWaitMs: number,
+): string[] {
+  if (value === null) return [];
+  const [t, n] = limit.split('.') as ['sse' | 'websocket', string];
+  const names: string[] = [];
+  for (const hop of preset.split(',')) {
+    const own = expectedLimits(hop, scale, maxWaitMs);
+    const v = (own[t] as Record<string, number | null>)[n] ?? null;
+    if (v !== null && withinGoal(v, value)) names.push(...(productOf[hop] ?? []));
+  }
+  return names;
+}
+
 const table: string[] = [];
 let probe: RunningProbeServer;
 
@@ -53,7 +95,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await probe.close();
-  const head = '| path | scale | limit | truth | measured | ok |\n|---|---|---|---|---|---|';
+  const head =
+    '| path | scale | limit | truth | measured | ok | culprit (basis) | name ok |\n|---|---|---|---|---|---|---|---|';
   console.log(
     `\nAccuracy table (goal: within 5 % or 100 ms; duration within 1.3x the longest limit or max-wait)\n${head}\n${table.join('\n')}`,
   );
@@ -87,9 +130,17 @@ describe.concurrent('probe accuracy over presets, chains and time scales', () =>
           ['websocket.idleMs', report.limits.websocket.idleMs, truth.websocket.idleMs],
           ['websocket.totalMs', report.limits.websocket.totalMs, truth.websocket.totalMs],
         ];
+        const wrongNames: string[] = [];
         for (const [name, measured, expected] of pairs) {
+          const c = report.culprits.find((x) => x.limit === name);
+          const allowed = allowedCulprits(row.preset, name, expected, scale, maxWaitMs);
+          const nameOk = c === undefined || c.name === 'unknown' || allowed.includes(c.name);
+          if (!nameOk)
+            wrongNames.push(
+              `${name}: named ${c?.name} (${c?.basis}), allowed ${allowed.join(' / ') || 'unknown only'}`,
+            );
           table.push(
-            `| ${row.preset} | ${+scale.toFixed(4)} | ${name} | ${fmt(expected)} | ${fmt(measured)} | ${withinGoal(measured, expected) ? 'yes' : 'NO'} |`,
+            `| ${row.preset} | ${+scale.toFixed(4)} | ${name} | ${fmt(expected)} | ${fmt(measured)} | ${withinGoal(measured, expected) ? 'yes' : 'NO'} | ${c === undefined ? '-' : `${c.name} (${c.basis})`} | ${nameOk ? 'yes' : 'NO'} |`,
           );
         }
         const found = [
@@ -114,6 +165,7 @@ describe.concurrent('probe accuracy over presets, chains and time scales', () =>
             `${name}: measured ${fmt(measured)}, truth ${fmt(expected)}`,
           ).toBe(true);
         }
+        expect(wrongNames, 'a culprit named a hop whose clock did not fire').toEqual([]);
         expect(report.durationMs).toBeLessThanOrEqual(budget);
         expect(report.buffering.detected).toBe(truth.buffered);
         if (truth.buffered) expect(report.buffering.fixedByHeaders).toBe(truth.fixedByHeaders);

@@ -13,6 +13,12 @@ export interface HttpRun {
   giveUpMs: number;
   /** Once the headers are in, give up this long after them instead (marker streams). */
   giveUpAfterHeadersMs?: number;
+  /**
+   * The server ends this stream with an `: end` stamp: a body that ends cleanly without it
+   * was ended by a hop (a proxy that closes its client side cleanly when its upstream is
+   * cut, as Caddy does), and is a cut.
+   */
+  expectEnd?: boolean;
   /** Parse the body as SSE and keep train events / the marker. */
   parse?: 'train' | 'marker';
   /** Called when the record changes state (headers, end). */
@@ -89,11 +95,13 @@ export async function runHttp(run: HttpRun): Promise<ExperimentRecord> {
       return record;
     }
     const train: NonNullable<ExperimentRecord['train']> = [];
+    let sawEnd = false;
     // Every probe stream carries server time stamps: `: open T`, `: hb T`, train events.
     const parser = createParser({
       onComment: (text) => {
         const m = /^\s*(open|hb|end) (\d+)/.exec(text);
         if (m !== null) stamp(record, at(), Number(m[2]), m[1] === 'open');
+        if (m?.[1] === 'end') sawEnd = true;
       },
       onEvent: (event) => {
         if (event.type === 'marker') {
@@ -125,7 +133,11 @@ export async function runHttp(run: HttpRun): Promise<ExperimentRecord> {
         addBytes(record, at(), value.byteLength);
         parser.feed(value);
       }
-      end('completed');
+      if (run.expectEnd === true && !sawEnd) {
+        record.symptom = 'close-after-headers';
+        record.detail = "ended cleanly before the server's end stamp";
+        end('cut');
+      } else end('completed');
     } catch (error) {
       if (gaveUp) end('not-reached');
       else {

@@ -106,6 +106,12 @@ export interface ProbeOptions {
   now?: () => number;
   /** Called as experiments start, end and findings come in. @default none */
   onProgress?: (progress: ProbeProgress) => void;
+  /**
+   * Send the active probes (a malformed method, `TRACE` with `Max-Forwards`, a 9 KiB header)
+   * that make hops answer for themselves, over raw sockets to the target's host.
+   * @default true
+   */
+  activeProbes?: boolean;
   /** Stops the probe early (it reports what it knows). @default none */
   signal?: AbortSignal;
 }
@@ -119,6 +125,7 @@ export const probeDefaults = {
   trainEvents: 40,
   trainEventBytes: 256,
   ladderRungs: 20,
+  activeProbes: true,
   refineRungs: 4,
   token: null as string | null,
 };

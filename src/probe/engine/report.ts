@@ -1,7 +1,9 @@
+import type { ActiveAnswer } from './active.js';
 import { readLimits } from './analyze.js';
+import { attribute } from './attribute.js';
 import { readTrain } from './buffering.js';
-import { identify } from './identify.js';
-import { blame, recommend } from './recommend.js';
+import { answerSender, baselineHeaders, fromProbeServer, identify, readChain } from './identify.js';
+import { recommend } from './recommend.js';
 import type { Cut, ExperimentRecord, ProbeReport } from './types.js';
 
 /** What the report is built from once every experiment has ended. */
@@ -17,6 +19,8 @@ export interface ReportInput {
   interrupted?: boolean;
   rttMs: number;
   train: { intervalMs: number; eventBytes: number; trainMs: number };
+  /** The active probes' answers (none when they were off). */
+  active?: ActiveAnswer[];
 }
 
 /** Reads limits, buffering, transports, intermediaries and cuts into the `--json` contract. */
@@ -52,7 +56,10 @@ export function buildReport(input: ReportInput): ProbeReport {
       status: poll?.status ?? null,
     },
   };
-  const found = identify(records, echo);
+  const active = input.active ?? [];
+  const found = identify(records, echo, active);
+  const chain = readChain(records, echo, active, found);
+  const baseline = baselineHeaders(records);
   const cuts: Cut[] = records
     .filter((r) => r.outcome === 'cut' && r.symptom !== null)
     .map((r) => ({
@@ -87,7 +94,27 @@ export function buildReport(input: ReportInput): ProbeReport {
     buffering,
     intermediaries: found.map(({ name, evidence }) => ({ name, evidence })),
     recommendation: recommend(limits, buffering, transportsReport, found),
-    culprits: blame(limits, records, found, echo),
+    culprits: attribute({
+      target: input.target,
+      limits,
+      maxWaitMs,
+      records,
+      found,
+      chain,
+      echo,
+    }),
+    chain,
+    activeProbes: active.map((a) => ({
+      probe: a.probe,
+      sent: a.sent,
+      status: a.status,
+      answeredBy:
+        a.status === null
+          ? `no answer (${a.detail ?? 'closed'})`
+          : fromProbeServer(a)
+            ? 'the probe server (every hop passed it on)'
+            : (answerSender(a, baseline)?.product.name ?? 'a hop that does not name itself'),
+    })),
     transports: transportsReport,
     notes: [...notes, ...limits.notes],
     experiments: records,

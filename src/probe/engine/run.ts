@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import WebSocket from 'ws';
+import { type ActiveAnswer, runActiveProbes } from './active.js';
 import { discover, endpointUrl, warmPath } from './discover.js';
 import { runHttp } from './http.js';
 import {
@@ -94,6 +95,7 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
       giveUpMs?: number;
       giveUpAfterHeadersMs?: number;
       headers?: Record<string, string>;
+      expectEnd?: boolean;
     } = {},
   ): Promise<ExperimentRecord> => {
     const record = newRecord(name, transport, purpose, round(elapsed()));
@@ -107,6 +109,7 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
       now,
       giveUpMs: extra.giveUpMs ?? maxWaitMs - elapsed(),
       ...(extra.parse === undefined ? {} : { parse: extra.parse }),
+      ...(extra.expectEnd === undefined ? {} : { expectEnd: extra.expectEnd }),
       ...(extra.giveUpAfterHeadersMs === undefined
         ? {}
         : { giveUpAfterHeadersMs: extra.giveUpAfterHeadersMs }),
@@ -201,6 +204,7 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
           ms: hold,
           heartbeat: hb,
         },
+        { expectEnd: true },
       );
     }
     if (wsOn) {
@@ -212,7 +216,14 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
     }
     await headersIn(['sse-total', 'ws-total']);
     if (sse) {
-      http('sse-idle', 'sse', 'headers, then silence: the idle clock', 'silence', { ms: hold });
+      http(
+        'sse-idle',
+        'sse',
+        'headers, then silence: the idle clock',
+        'silence',
+        { ms: hold },
+        { expectEnd: true },
+      );
     }
     if (wsOn) {
       ws('ws-idle', 'WebSocket: an open frame, then silence: the idle clock', {
@@ -279,6 +290,11 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
     }
   };
   await launch();
+  // The active probes run beside the experiments: one short request each.
+  const activeP: Promise<ActiveAnswer[]> =
+    (options.activeProbes ?? probeDefaults.activeProbes)
+      ? runActiveProbes(target.base, tokenUsed).catch(() => [])
+      : Promise.resolve([]);
   const echoRecord = newRecord(
     'echo',
     'http',
@@ -299,6 +315,7 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
   }
   clearInterval(watch);
   const echo = await echoP;
+  const active = await activeP;
   for (const [at, ms] of pauses.slice(0, 3)) {
     notes.push(
       `this machine paused for ${fmt(ms)} at ${fmt(at)}: limits measured across the pause may be off by as much; run the probe again`,
@@ -325,8 +342,9 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
     interrupted,
     rttMs,
     train: { intervalMs: trainInterval, eventBytes, trainMs },
+    active,
   });
   for (const c of report.culprits)
-    emit({ type: 'finding', text: `${c.limit} ${fmt(c.valueMs)}: ${c.name}` });
+    emit({ type: 'finding', text: `${c.limit} ${fmt(c.valueMs)}: ${c.name} (${c.basis})` });
   return report;
 }

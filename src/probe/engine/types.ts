@@ -73,6 +73,40 @@ export interface Intermediary {
   evidence: string[];
 }
 
+/** How a culprit is known: see `docs/probe.md`, "Reading the basis". */
+export type Basis = 'evidence' | 'inference' | 'unknown';
+
+/** The setting that raises a named hop's clock. */
+export interface CulpritFix {
+  /** The setting, as the product names it. */
+  setting: string;
+  /** The value suggested (5 min for idle clocks, 1 h for total ones). */
+  value: string;
+  /** The line to paste. */
+  line: string;
+  /** Where it goes. */
+  where: string;
+}
+
+/** One limit tied to a hop. */
+export interface Culprit {
+  limit: string;
+  valueMs: number;
+  /** The product, or `unknown`. */
+  name: string;
+  basis: Basis;
+  /** Why: the evidence, or the inference worded as one. */
+  reason: string;
+  /** For an inference: what would confirm it. */
+  confirm?: string;
+  /** The hops that could be it (inference and unknown). */
+  candidates?: string[];
+  /** For unknown: the probes that would pop one piece out. */
+  popOut?: string[];
+  /** The fix on the named hop; null when unknown. */
+  fix: CulpritFix | null;
+}
+
 /** A ready-to-paste configuration snippet. */
 export interface ConfigSnippet {
   /** `nginx`, `haproxy`, `alb-terraform`, `service-connect`, `cloudflare`, `node`, `uvicorn`. */
@@ -103,8 +137,12 @@ export interface ProbeReport {
     maxStreamMs: number | null;
     serverConfig: ConfigSnippet[];
   };
-  /** Which intermediary each limit is blamed on, and why. */
-  culprits: Array<{ limit: string; valueMs: number; name: string; reason: string }>;
+  /** Which hop each limit belongs to, how that is known (`basis`), and its fix. */
+  culprits: Culprit[];
+  /** How many hops the request crossed and their order, as far as the wire tells. */
+  chain: { count: number; order: string[]; evidence: string[] };
+  /** The requests that made hops answer for themselves, and who answered. */
+  activeProbes: Array<{ probe: string; sent: string; status: number | null; answeredBy: string }>;
   transports: {
     websocket: { works: boolean; status: number | null };
     longPoll: { works: boolean; status: number | null };

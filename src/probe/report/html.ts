@@ -32,7 +32,7 @@ export function timelineData(report: ProbeReport): TimelineData {
 export const reportCss = `body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1040px;color:#222;padding:0 12px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse}td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #eee}
 .culprit{background:#fff3f0;border-left:4px solid #d02b2b;padding:10px 14px}.ok{color:#2a9d4b}pre{background:#f6f7f9;padding:10px;overflow:auto;font-size:12px}
-.muted{color:#777}svg{max-width:100%;height:auto;border:1px solid #eee}`;
+.muted{color:#777}.basis{font:11px monospace;padding:1px 5px;border-radius:3px;color:#fff}.basis.evidence{background:#2a9d4b}.basis.inference{background:#c98a00}.basis.unknown{background:#777}svg{max-width:100%;height:auto;border:1px solid #eee}`;
 
 function limitRow(label: string, ms: number | null, maxWaitMs: number): string {
   return `<tr><td>${label}</td><td>${ms === null ? `<span class="ok">not reached up to ${human(maxWaitMs)}</span>` : `<b>${human(ms)}</b>`}</td></tr>`;
@@ -45,12 +45,12 @@ function section(report: ProbeReport, title: string): string {
   const culprits = report.culprits
     .map(
       (c) =>
-        `<li><b>${esc(c.name)}</b>: ${esc(c.limit)} ${human(c.valueMs)}. <span class="muted">${esc(c.reason)}</span></li>`,
+        `<li><span class="basis ${c.basis}">${c.basis}</span> <b>${esc(c.basis === 'unknown' ? 'hop unknown' : c.basis === 'inference' ? `probably ${c.name}` : c.name)}</b>: ${esc(c.limit)} ${human(c.valueMs)}. <span class="muted">${esc(c.reason)}</span>${c.confirm === undefined ? '' : `<br>To confirm: ${esc(c.confirm)}`}${c.fix === null ? '' : `<br>Fix on ${esc(c.name)}: <code>${esc(c.fix.line)}</code> <span class="muted">(${esc(c.fix.where)})</span>`}${(c.popOut ?? []).map((p) => `<br>To pop one piece out: <code>${esc(p)}</code>`).join('')}</li>`,
     )
     .join('');
   return `<h2>${esc(title)}</h2>
 <p class="muted">${esc(report.target)}: probed for ${human(report.durationMs)} (max-wait ${human(w)})</p>
-${culprits === '' ? '<p class="ok">No limit cut a connection up to max-wait.</p>' : `<div class="culprit"><b>Culprit</b><ul>${culprits}</ul></div>`}
+${culprits === '' ? '<p class="ok">No limit cut a connection up to max-wait.</p>' : `<div class="culprit"><b>Culprit</b> <span class="muted">(evidence: seen on the wire; inference: not seen, reasoned, with what would confirm it; unknown: how to find out)</span><ul>${culprits}</ul></div>`}
 <h3>Timeline</h3>
 ${renderTimeline(timelineData(report))}
 <h3>Limits</h3>
@@ -62,6 +62,7 @@ ${report.transports.websocket.works ? `${limitRow('WebSocket idle', l.websocket.
 ${report.cuts.length === 0 ? '<p>none</p>' : `<pre>${esc(summariseCuts(report).join('\n'))}</pre>`}
 <h3>Intermediaries</h3>
 <ul>${report.intermediaries.map((i) => `<li><b>${esc(i.name)}</b>: ${esc(i.evidence.join('; '))}</li>`).join('') || '<li>none announced itself</li>'}</ul>
+${report.chain === undefined ? '' : `<p>Chain: ${report.chain.count} hop${report.chain.count === 1 ? '' : 's'} counted${report.chain.order.length > 0 ? `; order known: ${esc(report.chain.order.join(' > '))} (outermost first)` : ''}.</p><ul>${report.chain.evidence.map((e) => `<li class="muted">${esc(e)}</li>`).join('')}</ul>`}
 <h3>Fixes</h3>
 <p>Transport <b>${r.transport}</b>, heartbeat every <b>${human(r.heartbeatMs)}</b>${r.maxStreamMs === null ? '' : `, end each stream before <b>${human(r.maxStreamMs)}</b> and resume`}.</p>
 ${r.serverConfig.map((s) => `<p><b>${esc(s.title)}</b></p><pre>${esc(s.snippet)}</pre>`).join('\n')}

@@ -1,5 +1,5 @@
 import type { HopLimit } from '../engine/hops.js';
-import type { ExperimentRecord, ProbeReport, Symptom } from '../engine/types.js';
+import type { Culprit, ExperimentRecord, ProbeReport, Symptom } from '../engine/types.js';
 
 /** `150 ms`, `1.5 s`, `15 s`, `6 min`. */
 export function human(ms: number): string {
@@ -50,10 +50,18 @@ export function formatReport(report: ProbeReport): string {
   lines.push('', 'Intermediaries');
   if (report.intermediaries.length === 0) lines.push('  none announced itself');
   for (const i of report.intermediaries) lines.push(`  ${i.name}: ${i.evidence.join('; ')}`);
+  if (report.chain !== undefined) {
+    lines.push(
+      `  chain: ${report.chain.count} hop${report.chain.count === 1 ? '' : 's'} counted${report.chain.order.length > 0 ? `; order known: ${report.chain.order.join(' > ')} (outermost first)` : ''}`,
+    );
+    for (const e of report.chain.evidence.slice(1)) lines.push(`    ${e}`);
+  }
   if (report.culprits.length > 0) {
-    lines.push('', 'Culprits');
-    for (const c of report.culprits)
-      lines.push(`  ${c.limit} ${human(c.valueMs)}: ${c.name} (${c.reason})`);
+    lines.push(
+      '',
+      'Culprits (basis: evidence = seen on the wire; inference = not seen, reasoned; unknown)',
+    );
+    for (const c of report.culprits) lines.push(...culpritLines(c));
   }
   const r = report.recommendation;
   lines.push(
@@ -64,6 +72,17 @@ export function formatReport(report: ProbeReport): string {
   );
   if (report.notes.length > 0) lines.push('', 'Notes', ...report.notes.map((n) => `  ${n}`));
   return `${lines.join('\n')}\n`;
+}
+
+/** A culprit as text: the finding (or the inference, worded as one), then its fix or how to learn more. */
+export function culpritLines(c: Culprit): string[] {
+  const who =
+    c.basis === 'unknown' ? 'hop unknown' : c.basis === 'inference' ? `probably ${c.name}` : c.name;
+  const lines = [`  ${c.limit} ${human(c.valueMs)}: ${who} [${c.basis}] ${c.reason}`];
+  if (c.confirm !== undefined) lines.push(`    to confirm: ${c.confirm}`);
+  if (c.fix !== null) lines.push(`    fix on ${c.name}: ${c.fix.line}  (${c.fix.where})`);
+  for (const p of c.popOut ?? []) lines.push(`    to pop one piece out: ${p}`);
+  return lines;
 }
 
 /** One line per kind of cut (experiments cut the same way at the same time are grouped). */
