@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Identified } from '../../src/probe/engine/identify.js';
-import { knownIntermediaries } from '../../src/probe/engine/knowledge.js';
 import { recommend } from '../../src/probe/engine/recommend.js';
+import { knownProducts } from '../../src/probe/knowledge/index.js';
 import { human } from '../../src/probe/report/text.js';
 
 /*
@@ -9,8 +9,8 @@ import { human } from '../../src/probe/report/text.js';
  * number, never rounded up past what the idle clock allows.
  */
 
-const found: Identified[] = knownIntermediaries
-  .filter((k) => k.config !== null)
+const found: Identified[] = knownProducts
+  .filter((k) => k.config !== undefined)
   .map((k) => ({ name: k.name, evidence: [], known: k }));
 
 describe('the recommendation and its snippets agree', () => {
