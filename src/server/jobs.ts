@@ -99,6 +99,12 @@ export class JobRunner {
     });
   }
 
+  /**
+   * Where job ids come from. Internal: outlast/workers names each job's Durable Object by its
+   * id, so the Worker draws the id (with {@link newJobId}) before the object starts the job.
+   */
+  newId: () => string = newJobId;
+
   /** Jobs running now in this process. */
   get size(): number {
     return this.running.size;
@@ -113,7 +119,7 @@ export class JobRunner {
         `${this.running.size} jobs are running (maxRunningJobs); retry later or raise the limit`,
       );
     }
-    const id = newJobId();
+    const id = this.newId();
     const controller = new AbortController();
     const createdAt = now();
     const base: JobRecord = { id, state: 'running', createdAt, updatedAt: createdAt };

@@ -1,3 +1,5 @@
+import type { GapInfo } from './types.js';
+
 /*
  * Event ids are `{epoch}:{seq}`: the epoch names one incarnation of a stream's history, so an
  * id from before a restart or an eviction is recognised as foreign (a gap), never mistaken for
@@ -27,4 +29,22 @@ export function newEpoch(): string {
   let value = 0n;
   for (const byte of bytes) value = (value << 8n) | BigInt(byte);
   return value.toString(36).padStart(10, '0').slice(-10);
+}
+
+/** Where a read after `afterId` starts in a stream's retained log, and the gap if any. */
+export function resumePoint(
+  afterId: string | null,
+  log: { epoch: string; firstSeq: number; lastSeq: number; firstId: string | null },
+): { from: number; gap: GapInfo | null } {
+  if (afterId === null) return { from: log.firstSeq, gap: null };
+  const gapAt = (reason: GapInfo['reason']) => ({
+    from: log.firstSeq,
+    gap: { requested: afterId, resumeFrom: log.firstId, reason },
+  });
+  const parsed = parseEventId(afterId);
+  if (parsed === null) return gapAt('malformed');
+  if (parsed.epoch !== log.epoch) return gapAt('epoch');
+  if (parsed.seq > log.lastSeq) return gapAt('unknown');
+  if (parsed.seq < log.firstSeq - 1) return gapAt('evicted');
+  return { from: parsed.seq + 1, gap: null };
 }

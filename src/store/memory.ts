@@ -1,9 +1,8 @@
 import { OutlastError } from '../errors.js';
 import { unrefTimer } from '../unref.js';
-import { formatEventId, newEpoch, parseEventId } from './ids.js';
+import { formatEventId, newEpoch, resumePoint } from './ids.js';
 import type {
   EventInput,
-  GapInfo,
   JobRecord,
   ReadResult,
   Store,
@@ -297,21 +296,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       trimAge(state);
       const count = retained(state);
       const firstSeq = count > 0 ? state.events[state.head]!.seq : state.lastSeq + 1;
-      let from = firstSeq; // first seq to return
-      let gap: GapInfo | null = null;
-      const gapAt = (reason: GapInfo['reason']): GapInfo => ({
-        requested: afterId ?? '',
-        resumeFrom: count > 0 ? state.events[state.head]!.id : null,
-        reason,
-      });
-      if (afterId !== null) {
-        const parsed = parseEventId(afterId);
-        if (parsed === null) gap = gapAt('malformed');
-        else if (parsed.epoch !== state.epoch) gap = gapAt('epoch');
-        else if (parsed.seq > state.lastSeq) gap = gapAt('unknown');
-        else if (parsed.seq < firstSeq - 1) gap = gapAt('evicted');
-        else from = parsed.seq + 1;
-      }
+      const firstId = count > 0 ? state.events[state.head]!.id : null;
+      const { from, gap } = resumePoint(afterId, { ...state, firstSeq, firstId });
       const start = state.head + (from - firstSeq);
       const end = Math.min(state.events.length, start + Math.max(0, limit));
       const events = state.events.slice(start, end);
