@@ -49,6 +49,7 @@ export type OutlastErrorCode =
   | 'invalid-url'
   | 'job-start-failed'
   | 'stream-interrupted'
+  | 'max-queued-events-exceeded'
   // generic misuse
   | 'invalid-option';
 

@@ -23,9 +23,6 @@ import { openWebSocket } from './transports/websocket.js';
 import type { ClientEvent, ConnectionEvents, EndNotice } from './types.js';
 import { resolveUrl, streamRoutes } from './urls.js';
 
-/** Events kept for an iterator that has not started yet; listeners see every event anyway. */
-const UNREAD_LIMIT = 10_000;
-
 /** The transports by name. */
 export const transportFactories: Record<TransportName, TransportFactory> = {
   sse: openSse,
@@ -103,7 +100,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     'a non-empty list of sse, ws, poll',
   );
   check('stallFactor', o.stallFactor, o.stallFactor >= 1, 'a number >= 1');
-  for (const name of ['maxLineBytes', 'maxEventBytes'] as const) {
+  for (const name of ['maxLineBytes', 'maxEventBytes', 'maxQueuedEvents'] as const) {
     check(name, o[name], Number.isSafeInteger(o[name]) && o[name] >= 1, 'a positive integer');
   }
   check(
@@ -145,7 +142,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
   let streamUrl = href;
   let closed = false;
   let iterated = false;
-  let buffered = 0;
+  let overflowed = false;
   let resolveDone!: (n: EndNotice) => void;
   let rejectDone!: (e: unknown) => void;
   const done = new Promise<EndNotice>((res, rej) => {
@@ -171,9 +168,31 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     emitter,
     deliver(event: ClientEvent) {
       emitter.emit('event', event);
-      // Listener-only users never drain the queue: stop filling it past a bound unless
-      // someone iterates.
-      if (iterated || buffered++ < UNREAD_LIMIT) queue.push(event);
+      if (overflowed) return;
+      if (queue.size < o.maxQueuedEvents) {
+        queue.push(event);
+        return;
+      }
+      // Never a silent drop. Listeners saw this event; the iterator cannot have it.
+      overflowed = true;
+      const error = new OutlastError(
+        'max-queued-events-exceeded',
+        `${o.maxQueuedEvents} events wait unread in the iterator (maxQueuedEvents); ${
+          iterated
+            ? 'the loop reads slower than events arrive'
+            : 'iterate from the start, or use only listeners'
+        }`,
+      );
+      if (iterated) {
+        // The reader is behind for good: stop, rather than hold an unbounded queue.
+        aborter.abort();
+        session?.close(false);
+        fail(error);
+      } else {
+        // Listener-only so far: the connection goes on for the listeners; an iterator started
+        // later yields the queued events, then throws this error where its events stop.
+        queue.end(error);
+      }
     },
     finish(final: { result?: unknown; error?: OutlastError }) {
       if (closed) return;

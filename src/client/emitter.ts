@@ -39,13 +39,18 @@ export class Emitter<M> {
   }
 }
 
-/** An unbounded queue read by one async iterator: events wait until the reader takes them. */
+/** A queue read by one async iterator: events wait until the reader takes them (the connection bounds it). */
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
   private waiting: ((r: IteratorResult<T>) => void) | null = null;
   private failWaiting: ((e: unknown) => void) | null = null;
   private done = false;
   private error: unknown = null;
+
+  /** Items waiting for the reader. */
+  get size(): number {
+    return this.items.length;
+  }
 
   push(item: T): void {
     if (this.done) return;

@@ -169,6 +169,15 @@ export interface ConnectOptions {
    * @default 8_388_608 (8 MiB)
    */
   maxEventBytes?: number;
+  /**
+   * Most events waiting unread in the iterator's queue. One more is never dropped silently:
+   * if the iterator runs (the loop reads slower than events arrive), the connection fails
+   * with `max-queued-events-exceeded`; if it never started (listeners only), the queue stops
+   * there, the connection goes on for the listeners, and an iterator started later yields the
+   * queued events, then throws that error.
+   * @default 10_000
+   */
+  maxQueuedEvents?: number;
   /** Recent event ids remembered to drop duplicates. @default 1_024 */
   dedupeWindow?: number;
   /** Closes the connection when aborted (cause `client-abort`). @default none */
@@ -221,5 +230,6 @@ export const clientDefaults = {
   reportDelayMs: 5_000,
   maxLineBytes: parserDefaults.maxLineBytes as number,
   maxEventBytes: parserDefaults.maxEventBytes as number,
+  maxQueuedEvents: 10_000,
   dedupeWindow: 1_024,
 };

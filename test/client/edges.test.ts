@@ -153,3 +153,50 @@ describe('line and event limits', () => {
     },
   );
 });
+
+describe('the iterator queue', () => {
+  /** Sends `n` events at once, then holds the stream open. */
+  const burst = (n: number) =>
+    httpFixture((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(Array.from({ length: n }, (_, i) => `id: ${i}\ndata: ${i}\n\n`).join(''));
+    });
+
+  it('listeners only: past maxQueuedEvents the queue stops, listeners get every event, a late iterator throws where its events stop', async () => {
+    const origin = await burst(8);
+    const conn = connect(`${origin}/s`, testOptions({ protocol: 'sse', maxQueuedEvents: 5 }));
+    const heard: string[] = [];
+    const errors: unknown[] = [];
+    conn.on('event', (e) => heard.push(e.data));
+    conn.on('error', (e) => errors.push(e));
+    await until(() => heard.length === 8, 'eight events');
+    expect(errors).toEqual([]);
+    const read: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of conn) read.push(e.data);
+      })(),
+    ).rejects.toMatchObject({ code: 'max-queued-events-exceeded' });
+    expect(read).toEqual(['0', '1', '2', '3', '4']);
+    conn.close();
+  });
+
+  it('an iterator that falls maxQueuedEvents behind fails the connection with a typed error', async () => {
+    const origin = await burst(12);
+    const conn = connect(`${origin}/s`, testOptions({ protocol: 'sse', maxQueuedEvents: 5 }));
+    const it = conn[Symbol.asyncIterator]();
+    expect((await it.next()).value?.data).toBe('0');
+    await expect(conn.done).rejects.toMatchObject({ code: 'max-queued-events-exceeded' });
+    const rest: string[] = [];
+    await expect(
+      (async () => {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) break;
+          rest.push(r.value.data);
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'max-queued-events-exceeded' });
+    expect(rest).toEqual(['1', '2', '3', '4', '5']);
+  });
+});
