@@ -30,13 +30,17 @@ export function runtimeBinary(name: RuntimeName | 'workerd'): string {
   return path;
 }
 
-/** Bundles `entry` (a path under the repository) into one ES module file; returns its path. */
+/**
+ * Bundles `entry` (a path under the repository) into one ES module file `{dir}/{name}.mjs`;
+ * returns its path. `node:` imports stay imports (only Node's branch of an entry uses them).
+ */
 export async function bundle(
   entry: string,
   dir: string,
   platform: 'neutral' | 'browser' = 'neutral',
+  name = 'entry',
 ): Promise<string> {
-  const outfile = join(dir, 'entry.mjs');
+  const outfile = join(dir, `${name}.mjs`);
   await build({
     entryPoints: [join(ROOT, entry)],
     bundle: true,
@@ -44,6 +48,7 @@ export async function bundle(
     platform,
     target: 'es2022',
     outfile,
+    external: ['node:*'],
     logLevel: 'silent',
   });
   return outfile;
