@@ -4,9 +4,18 @@ import { WebSocket } from 'ws';
 import { connect } from '../../src/client/index.js';
 import { parseRunEventId } from '../../src/gateway/index.js';
 import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
+import { buildBrowserBundle, launchChromium } from '../helpers/chromium.js';
 import { until } from '../helpers/server.js';
 import { type FastApiApp, startFastApi } from './fastapi.js';
-import { expectIdle, readSse, startTestGateway, type TestGateway, userEvents } from './helpers.js';
+import {
+  expectIdle,
+  readSse,
+  startTestGateway,
+  startTestUpstream,
+  type TestGateway,
+  type TestUpstream,
+  userEvents,
+} from './helpers.js';
 
 /*
  * The Service Connect incident, replayed with its own FastAPI app 100 times faster than life:
@@ -22,11 +31,22 @@ let app: FastApiApp;
 let gw: TestGateway;
 let viaGateway: ChaosProxy;
 let direct: ChaosProxy;
+let pages: TestUpstream;
 
 beforeAll(async () => {
   app = await startFastApi(SCALE);
+  // The browser test's page and the client bundle, from a server of their own that a route
+  // of the gateway names (the app itself stays as it is).
+  const bundle = await buildBrowserBundle();
+  pages = await startTestUpstream({
+    '/page/': (_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>t</title>'),
+    '/page/outlast-client.js': (_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle),
+  });
   gw = await startTestGateway({
     upstream: app.url,
+    routes: [{ method: 'GET', path: '/page/*', mode: 'pass', upstream: pages.url }],
     heartbeatMs: 50, // 5 s
     maxStreamMs: 100, // 10 s, well below Service Connect's 15 s
     retryMs: 10,
@@ -39,6 +59,7 @@ afterAll(async () => {
   await direct?.close();
   await gw?.close();
   await app?.close();
+  await pages?.close();
 });
 afterEach(async () => {
   await expectIdle(gw.gateway);
@@ -131,4 +152,32 @@ describe('the Service Connect incident, with the incident app', {}, () => {
     ws.close();
     await until(() => closed, 'closed');
   });
+
+  it('in Chromium: the outlast client bundle and a native EventSource complete through the chain', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${viaGateway.url}/page/`);
+      // A string, not a function: the test runner would rewrite a function's import().
+      const got = (await page.evaluate(`(async () => {
+        const { connect } = await import(location.origin + '/page/outlast-client.js');
+        const conn = connect(location.origin + '/ocr/stream?document=scan.pdf', { reports: false });
+        const pageNumbers = [];
+        for await (const e of conn) if (e.type === 'page') pageNumbers.push(JSON.parse(e.data).page);
+        const heartbeats = await new Promise((resolve) => {
+          let n = 0;
+          const es = new EventSource('/public/test-sse');
+          es.onmessage = () => n++;
+          // The end of a run is a 204 on reconnect: EventSource stops (readyState CLOSED).
+          es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve(n); };
+          setTimeout(() => resolve(-n), 15000);
+        });
+        return { pageNumbers, heartbeats };
+      })()`)) as { pageNumbers: number[]; heartbeats: number };
+      expect(got.pageNumbers).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(got.heartbeats).toBe(30);
+    } finally {
+      await browser.close();
+    }
+  }, 40_000);
 });

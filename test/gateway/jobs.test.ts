@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, until } from '../helpers/server.js';
 import {
@@ -249,5 +249,23 @@ describe('hostile clients', () => {
     });
     expect(big.status).toBe(413);
     await big.body?.cancel();
+  });
+
+  it('a client that leaves in the middle of its body starts nothing and leaves nothing behind', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const { port } = new URL(gw.url);
+    for (const mode of ['respond-async', 'stream']) {
+      const socket = netConnect(Number(port), '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      const headers = mode === 'stream' ? 'accept: text/event-stream' : 'prefer: respond-async';
+      socket.write(
+        `POST /ocr HTTP/1.1\r\nhost: x\r\n${headers}\r\ncontent-length: 100\r\n\r\n{"docu`,
+      );
+      await sleep(50);
+      socket.destroy();
+    }
+    await sleep(100);
+    expect(up.hits.get('/ocr')).toBeUndefined();
+    expect(gw.gateway.stats()).toMatchObject({ runs: 0, connections: 0 });
   });
 });

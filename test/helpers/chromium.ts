@@ -45,3 +45,20 @@ export async function launchChromium(): Promise<TestChromium> {
     },
   };
 }
+
+/** The client's browser bundle, built as `npm run build:browser` builds it. */
+export async function buildBrowserBundle(): Promise<string> {
+  const { build } = await import('esbuild');
+  const out = await build({
+    entryPoints: ['src/client/index.ts'],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    external: ['node:*'],
+    write: false,
+    logLevel: 'silent',
+  });
+  return out.outputFiles[0]!.text;
+}
