@@ -13,6 +13,11 @@ import {
 export interface DemoApp {
   origin: string;
   outlast: Outlast;
+  /**
+   * When each page's progress event was published (`performance.now()`), per run: the
+   * `run` field of the job's input (`plain`, `outlast`). Lateness is measured against it.
+   */
+  published: Map<string, number[]>;
   close(): Promise<void>;
 }
 
@@ -26,8 +31,11 @@ export const DEMO_PAGES = 9;
  */
 export async function startDemoApp(scale: number): Promise<DemoApp> {
   const jobMs = 45_000 * scale;
-  const ocr = async (ctx: JobContext<{ document?: string; pages?: number }>) => {
+  const published = new Map<string, number[]>();
+  const ocr = async (ctx: JobContext<{ document?: string; pages?: number; run?: string }>) => {
     const pages = DEMO_PAGES;
+    const times: number[] = [];
+    published.set(String(ctx.input?.run ?? ctx.id), times);
     for (let page = 1; page <= pages; page++) {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, jobMs / pages);
@@ -37,6 +45,7 @@ export async function startDemoApp(scale: number): Promise<DemoApp> {
         });
       });
       await ctx.progress({ page, pages });
+      times.push(performance.now());
     }
     return { document: String(ctx.input?.document ?? 'scan.pdf'), pages };
   };
@@ -61,6 +70,7 @@ export async function startDemoApp(scale: number): Promise<DemoApp> {
   return {
     origin: `http://127.0.0.1:${port}`,
     outlast,
+    published,
     async close() {
       await outlast.close();
       server.closeAllConnections();
@@ -73,14 +83,20 @@ export async function startDemoApp(scale: number): Promise<DemoApp> {
  * What most code does with SSE: POST the job, read its stream once with `fetch`, no resume.
  * Resolves with how many progress events came, whether the result came, and how it ended.
  */
-export async function plainSseClient(
-  base: string,
-): Promise<{ progress: number; result: boolean; endedAtMs: number; how: string }> {
+export async function plainSseClient(base: string): Promise<{
+  progress: number;
+  result: boolean;
+  endedAtMs: number;
+  how: string;
+  /** When each page's progress event arrived (`performance.now()`), by page (1 first). */
+  arrivals: number[];
+}> {
   const t0 = performance.now();
+  const arrivals: number[] = [];
   const start = await fetch(`${base}/outlast/jobs/ocr`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ document: 'scan.pdf' }),
+    body: JSON.stringify({ document: 'scan.pdf', run: 'plain' }),
   });
   const { stream } = (await start.json()) as { stream: string };
   const url = new URL(stream, base);
@@ -100,7 +116,10 @@ export async function plainSseClient(
         const blocks = text.split('\n\n');
         text = blocks.pop() ?? '';
         for (const block of blocks) {
-          if (/^event: progress$/m.test(block)) progress++;
+          if (/^event: progress$/m.test(block)) {
+            progress++;
+            arrivals.push(performance.now());
+          }
           if (/^event: outlast\.result$/m.test(block)) result = true;
         }
       }
@@ -109,5 +128,5 @@ export async function plainSseClient(
     const cause = (error as { cause?: { code?: string } }).cause;
     how = `the connection was closed mid-stream (${cause?.code ?? (error as Error).message})`;
   }
-  return { progress, result, endedAtMs: performance.now() - t0, how };
+  return { progress, result, endedAtMs: performance.now() - t0, how, arrivals };
 }
