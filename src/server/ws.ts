@@ -54,6 +54,8 @@ function refuseUnrouted(socket: Duplex, pathname: string): void {
   refuse(socket, errorReply(404, 'unknown-route', `no WebSocket route at ${pathname}`));
 }
 
+function ignoreError(): void {}
+
 /** Options of {@link attachWebSocket}. */
 export interface AttachWebSocketOptions {
   /**
@@ -91,6 +93,10 @@ export function attachWebSocket(
   });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const arrivedAt = core.monotonicNow();
+    // Node hands an upgrade socket over with no 'error' listener: a client resetting it while
+    // authorize is pending would be an uncaught ECONNRESET, the whole process down. 'close'
+    // follows every error, and that is what the rest listens to.
+    socket.on('error', ignoreError);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
