@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { productFingerprints } from './fingerprints-products.js';
 
 /** What a fingerprint needs to know about one exchange. */
 export interface FingerprintContext {
@@ -259,6 +260,7 @@ export const fingerprints: Readonly<Record<string, Fingerprint>> = {
     hide: [],
     errorPage: (status) => ({ headers: [html], body: nginxPage(status, null) }),
   },
+  ...productFingerprints,
 };
 
 /** The fingerprint of a name, or the generic one for `null`. */

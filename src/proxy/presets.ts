@@ -1,5 +1,6 @@
 import { OutlastError } from '../errors.js';
 import type { HopKnobs } from './knobs.js';
+import { productPresets } from './presets-products.js';
 
 /** A named set of knobs that reproduces one real intermediary, with where the facts come from. */
 export interface Preset {
@@ -252,6 +253,7 @@ export const presets: readonly Preset[] = [
     },
     source: 'intermediaries.md row "express compression middleware": expressjs/compression README',
   },
+  ...productPresets,
 ];
 
 /** Names of every preset, in table order. */

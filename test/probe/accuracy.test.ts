@@ -32,6 +32,17 @@ const rows: Array<{ preset: string; scale?: number }> = [
   { preset: 'cloudflare,aws-alb' },
   { preset: 'cloudfront,nginx' },
   { preset: 'heroku,gcp-lb', scale: 0.1 },
+  { preset: 'varnish' },
+  { preset: 'squid' },
+  { preset: 'apache' },
+  { preset: 'fastly' },
+  { preset: 'akamai' },
+  { preset: 'kong' },
+  { preset: 'azure-app-gateway' },
+  { preset: 'fly' },
+  { preset: 'vercel' },
+  { preset: 'fastly,varnish,apache' },
+  { preset: 'akamai,kong,squid' },
 ];
 
 /**
@@ -63,6 +74,15 @@ const productOf: Record<string, string[]> = {
   'azure-front-door': ['Azure Front Door'],
   'corporate-av': [],
   'express-compression': [],
+  varnish: ['Varnish Cache'],
+  squid: ['Squid'],
+  apache: ['Apache httpd (mod_proxy)'],
+  fastly: ['Fastly'],
+  akamai: ['Akamai'],
+  kong: ['Kong Gateway'],
+  'azure-app-gateway': ['Azure Application Gateway'],
+  fly: ['Fly.io proxy'],
+  vercel: ['Vercel'],
 };
 
 /**

@@ -72,6 +72,16 @@ describe('the knowledge of intermediaries', () => {
       cloudfront: 'Amazon CloudFront',
       'azure-front-door': 'Azure Front Door',
       'corporate-av': null,
+      varnish: 'Varnish Cache',
+      squid: 'Squid',
+      apache: 'Apache httpd (mod_proxy)',
+      fastly: 'Fastly',
+      akamai: 'Akamai',
+      kong: 'Kong Gateway',
+      'azure-app-gateway': 'Azure Application Gateway',
+      // Its error page is bare text: it names no one.
+      fly: null,
+      vercel: 'Vercel',
     };
     const ctx = {
       clientAddress: '127.0.0.1',

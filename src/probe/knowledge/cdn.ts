@@ -98,7 +98,13 @@ export const cdns: readonly KnownProduct[] = [
       ['cdn-loop', /fastly/i],
     ],
     via: /^1\.1 varnish$/i,
-    errorBody: [/first byte timeout/, /between bytes timeout/, /Fastly error/i],
+    // Its synthetic pages end like Varnish's ("Varnish cache server") but name the cache node.
+    errorBody: [
+      /first byte timeout/,
+      /between bytes timeout/,
+      /Fastly error/i,
+      /Details: cache-[\w-]+ \d+/,
+    ],
     clocks: [
       {
         setting: 'first_byte_timeout (bereq.first_byte_timeout)',
