@@ -26,7 +26,7 @@ export const productPresets: readonly Preset[] = [
       fingerprint: 'varnish',
     },
     source:
-      'varnishd parameters (first_byte_timeout, between_bytes_timeout, pipe_timeout 60 s; send_timeout 600 s); measured against Varnish 7.1 (docs/probe.md)',
+      'intermediaries.md row "Varnish Cache": varnishd parameters (first_byte_timeout, between_bytes_timeout, pipe_timeout 60 s; send_timeout 600 s); measured against Varnish 7.1 (docs/probe.md)',
   },
   {
     name: 'squid',
@@ -40,7 +40,7 @@ export const productPresets: readonly Preset[] = [
       fingerprint: 'squid',
     },
     source:
-      'squid.conf read_timeout (15 minutes); WebSocket refused without http_upgrade_request_protocols, measured against Squid 5.7',
+      'intermediaries.md row "Squid": squid.conf read_timeout (15 minutes); WebSocket refused without http_upgrade_request_protocols, measured against Squid 5.7',
   },
   {
     name: 'apache',
@@ -52,7 +52,7 @@ export const productPresets: readonly Preset[] = [
       fingerprint: 'apache',
     },
     source:
-      'httpd mod_proxy ProxyTimeout (defaults to Timeout, 60 s); 502 at ProxyTimeout measured against Apache 2.4 (docs/probe.md)',
+      'intermediaries.md row "Apache httpd mod_proxy": ProxyTimeout (defaults to Timeout, 60 s); 502 at ProxyTimeout measured against Apache 2.4 (docs/probe.md)',
   },
   {
     name: 'fastly',
@@ -64,7 +64,8 @@ export const productPresets: readonly Preset[] = [
       upstreamErrorStatus: 503,
       fingerprint: 'fastly',
     },
-    source: 'Fastly VCL reference: bereq.first_byte_timeout 15 s, bereq.between_bytes_timeout 10 s',
+    source:
+      'intermediaries.md row "Fastly": Fastly VCL reference: bereq.first_byte_timeout 15 s, bereq.between_bytes_timeout 10 s',
   },
   {
     name: 'akamai',
@@ -75,7 +76,8 @@ export const productPresets: readonly Preset[] = [
       upstreamErrorStatus: 503,
       fingerprint: 'akamai',
     },
-    source: 'Akamai Property Manager, Read Timeout behavior (120 s default is unconfirmed)',
+    source:
+      'intermediaries.md row "Akamai": Akamai Property Manager, Read Timeout behavior (120 s default is unconfirmed)',
   },
   {
     name: 'kong',
@@ -86,7 +88,8 @@ export const productPresets: readonly Preset[] = [
       upstreamErrorStatus: 502,
       fingerprint: 'kong',
     },
-    source: 'Kong Gateway Service entity (read_timeout 60000 ms); Kong PR #2036',
+    source:
+      'intermediaries.md row "Kong Gateway": Kong Gateway Service entity (read_timeout 60000 ms); Kong PR #2036',
   },
   {
     name: 'azure-app-gateway',
@@ -97,7 +100,8 @@ export const productPresets: readonly Preset[] = [
       upstreamErrorStatus: 502,
       fingerprint: 'azure-app-gateway',
     },
-    source: 'Azure Application Gateway backend settings: request timeout 20 s',
+    source:
+      'intermediaries.md row "Azure Application Gateway": backend settings: request timeout 20 s',
   },
   {
     name: 'fly',
@@ -108,7 +112,8 @@ export const productPresets: readonly Preset[] = [
       upstreamErrorStatus: 502,
       fingerprint: 'fly',
     },
-    source: 'Fly.io request headers docs; 60 s idle from community reports (unconfirmed)',
+    source:
+      'intermediaries.md row "Fly.io proxy": Fly.io request headers docs; 60 s idle from community reports (unconfirmed)',
   },
   {
     name: 'vercel',
@@ -121,6 +126,7 @@ export const productPresets: readonly Preset[] = [
       websocketRefuseStatus: 400,
       fingerprint: 'vercel',
     },
-    source: 'Vercel functions duration docs (300 s with fluid compute); WebSockets not supported',
+    source:
+      'intermediaries.md row "Vercel functions": Vercel functions duration docs (300 s with fluid compute); WebSockets not supported',
   },
 ];
