@@ -200,3 +200,26 @@ describe('the iterator queue', () => {
     expect(rest).toEqual(['1', '2', '3', '4', '5']);
   });
 });
+
+describe('heartbeats as comments', () => {
+  it.each(['sse', 'ws'] as const)(
+    'the outlast heartbeats over %s reach the comment listener',
+    async (transport) => {
+      const server = await startTestServer({ heartbeatMs: 100 });
+      try {
+        await server.outlast.publish('s', { data: 'x' });
+        const conn = connect(
+          `${server.base}/streams/s`,
+          testOptions({ transports: [transport], protocol: 'outlast', heartbeatMs: 100 }),
+        );
+        const comments: CommentNotice[] = [];
+        conn.on('comment', (c) => comments.push(c));
+        await until(() => comments.some((c) => /^hb \d+$/.test(c.text)), 'a heartbeat comment');
+        expect(comments.find((c) => c.text.startsWith('hb'))?.transport).toBe(transport);
+        conn.close();
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});

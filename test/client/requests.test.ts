@@ -230,3 +230,25 @@ describe('credentials', () => {
     }
   });
 });
+
+describe('a headers function that throws', () => {
+  it('is a network loss with its message, and is asked again on the reconnect', async () => {
+    const origin = await httpFixture((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).end('data: ok\n\n');
+    });
+    let calls = 0;
+    const conn = connect(`${origin}/s`, {
+      ...testOptions({ protocol: 'sse' }),
+      headers: async () => {
+        if (++calls === 1) throw new Error('token endpoint down');
+        return { authorization: 'Bearer t' };
+      },
+    });
+    const cuts: string[] = [];
+    conn.on('cut', (c) => cuts.push(`${c.cause}: ${c.message}`));
+    const first = await conn[Symbol.asyncIterator]().next();
+    conn.close();
+    expect(first.value?.data).toBe('ok');
+    expect(cuts[0]).toBe('network-error: headers() threw: token endpoint down');
+  });
+});

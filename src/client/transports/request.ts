@@ -160,13 +160,8 @@ export function withRequestPolicy(
       try {
         extra = await policy.headers();
       } catch (error) {
-        fail({
-          kind: 'network',
-          fatal: new OutlastError('invalid-option', `headers() threw: ${describe(error)}`, {
-            cause: error,
-          }),
-          message: `headers() threw: ${describe(error)}`,
-        });
+        // A token endpoint that is down is a loss like any other: cut, backoff, ask again.
+        fail({ kind: 'network', message: `headers() threw: ${describe(error)}` });
         return;
       }
       if (stopped) return;
