@@ -222,4 +222,63 @@ describe('upstream event streams become outlast streams', () => {
     expect(up.seen.get('/json')!['x-forwarded-for']).toBe('10.0.0.7');
     expect(up.hits.get('/sse')).toBe(1);
   });
+
+  it("the server's authorize hook decides who starts runs and who reads them", async () => {
+    const asked: string[] = [];
+    gw = await startTestGateway({
+      upstream: up.url,
+      authorize: (request, id, action) => {
+        asked.push(`${action} ${action === 'start-job' ? id : 'run'}`);
+        const token = request.headers.get('authorization');
+        if (token === null) return 'unauthorized';
+        return token === 'Bearer reader' ? action === 'read' : true;
+      },
+    });
+    const anonymous = await fetch(`${gw.url}/long`, { headers: { accept: 'text/event-stream' } });
+    expect(anonymous.status).toBe(401);
+    await anonymous.body?.cancel();
+    const owner = await readSse(
+      `${gw.url}/long`,
+      { headers: { authorization: 'Bearer owner' } },
+      (events) => events.length >= 3,
+    );
+    // Another identity may read (the hook says so) but not start.
+    const reader = await readSse(`${gw.url}/long`, {
+      headers: { authorization: 'Bearer reader', 'last-event-id': owner.events.at(-1)!.id! },
+    });
+    expect(reader.status).toBe(200);
+    expect(reader.events.at(-1)?.type).toBe('outlast.end');
+    const start = await fetch(`${gw.url}/sse`, {
+      headers: { accept: 'text/event-stream', authorization: 'Bearer reader' },
+    });
+    expect(start.status).toBe(403);
+    await start.body?.cancel();
+    expect(asked).toContain('start-job GET /long');
+    expect(asked).toContain('read run');
+    expect(up.hits.get('/long')).toBe(1);
+    expect(up.hits.get('/sse')).toBeUndefined();
+  });
+
+  it('a WebSocket the upstream refuses gets its refusal; an unreachable upstream a 502', async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/json`);
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.on('error', () => {});
+    });
+    // The Node upstream has no upgrade handler: it answers the handshake as a plain request
+    // (200 JSON), and that answer, not a made-up one, is what the client sees.
+    expect(refused).toBe(200);
+    await gw.close();
+    gw = await startTestGateway({ upstream: 'http://127.0.0.1:9' });
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => resolve(-1));
+    });
+    expect(status).toBe(502);
+  });
 });
