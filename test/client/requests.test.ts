@@ -252,3 +252,31 @@ describe('a headers function that throws', () => {
     expect(cuts[0]).toBe('network-error: headers() threw: token endpoint down');
   });
 });
+
+describe.each(['sse', 'ws', 'poll'] as const)('onUnauthorized over %s', (transport) => {
+  it('a 401 from the outlast server refreshes the token and reads on', async () => {
+    let token = 'stale';
+    const server = await startTestServer({
+      authorize: (req) =>
+        req.headers.get('authorization') === 'Bearer fresh' ? true : 'unauthorized',
+    });
+    try {
+      await server.outlast.publish('s', { data: 'x' });
+      let calls = 0;
+      const conn = connect(`${server.base}/streams/s`, {
+        ...testOptions({ transports: [transport], protocol: 'outlast' }),
+        headers: () => ({ authorization: `Bearer ${token}` }),
+        onUnauthorized: () => {
+          calls++;
+          token = 'fresh';
+        },
+      });
+      const first = await conn[Symbol.asyncIterator]().next();
+      conn.close();
+      expect(first.value?.data).toBe('x');
+      expect(calls).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
