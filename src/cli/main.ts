@@ -44,7 +44,9 @@ export async function main(
   }
   const command = commands.find((c) => c.name === first);
   if (command === undefined) {
-    stderr.write(`outlast: unknown command "${first}". Run \`outlast --help\` for the list.\n`);
+    stderr.write(
+      `outlast: unknown command "${first}". Run \`npx outlast --help\` for the list. [invalid-option]\n`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -75,6 +75,13 @@ describe('every command, one behaviour', () => {
     }
   });
 
+  it('an unknown command: exit 2, with its code', async () => {
+    const { code, err } = await cli(['probes']);
+    expect(code).toBe(2);
+    expect(err).toContain('unknown command "probes"');
+    expect(err).toContain('[invalid-option]');
+  });
+
   it('boolean flags reject =banana, in probe and proxy alike', async () => {
     const probe = await cli(['probe', 'http://127.0.0.1:9', '--json=banana']);
     expect(probe.code).toBe(1);
