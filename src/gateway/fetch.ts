@@ -5,6 +5,7 @@ import {
   checkRead,
   type GatewayCore,
   planRequest,
+  preflightReply,
   runStreamPath,
   startRun,
 } from './gateway.js';
@@ -139,7 +140,12 @@ export function createGatewayFetchHandler(
       address: info.remoteAddress ?? null,
       proto: url.protocol.slice(0, -1),
     };
-    const p = planRequest(gw, request.method, url, (name) => request.headers.get(name));
+    const header = (name: string) => request.headers.get(name);
+    const preflight = preflightReply(gw, request.method, header);
+    if (preflight !== null && !url.pathname.startsWith(`${gw.core.o.basePath}/`)) {
+      return toResponse(gw, request, preflight);
+    }
+    const p = planRequest(gw, request.method, url, header);
     try {
       if (p.kind === 'outlast') return await gw.outlast.fetch(request);
       if (p.kind === 'read') {

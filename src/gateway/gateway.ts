@@ -1,6 +1,13 @@
 import { isOutlastError, OutlastError } from '../errors.js';
 import type { ServerCore } from '../server/core.js';
-import { errorReply, type Incoming, jsonReply, type Reply } from '../server/http.js';
+import {
+  corsHeaders,
+  emptyReply,
+  errorReply,
+  type Incoming,
+  jsonReply,
+  type Reply,
+} from '../server/http.js';
 import { createOutlast, type Outlast } from '../server/outlast.js';
 import { createMemoryStore } from '../store/memory.js';
 import { type GatewayOptions, gatewayDefaults } from './options.js';
@@ -252,4 +259,30 @@ export function runStreamPath(gw: GatewayCore, runId: string, url: URL, fresh: b
 /** An upstream that could not be reached for a passed-through request: 502 with the code. */
 export function badGatewayReply(code: string, message: string): Reply {
   return jsonReply(502, { error: { code, message } });
+}
+
+/**
+ * A CORS preflight to an upstream path, answered by the gateway when `cors` is set: a page on
+ * another origin sends `Prefer` and `Last-Event-ID`, which are not safelisted, so its job
+ * starts and resumes need one. `null`: not a preflight, or no `cors` option (the upstream
+ * answers its own preflights then).
+ */
+export function preflightReply(
+  gw: GatewayCore,
+  method: string,
+  header: (name: string) => string | null,
+): Reply | null {
+  if (
+    method !== 'OPTIONS' ||
+    gw.core.o.cors === null ||
+    header('access-control-request-method') === null
+  )
+    return null;
+  const headers = corsHeaders(gw.core.o.cors, header('origin'), true);
+  const asked = header('access-control-request-headers');
+  if (headers['access-control-allow-origin'] !== undefined && asked !== null) {
+    headers['access-control-allow-headers'] = asked;
+    headers['access-control-allow-methods'] = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
+  }
+  return emptyReply(204, headers);
 }

@@ -8,6 +8,7 @@ import {
   checkRead,
   type GatewayCore,
   planRequest,
+  preflightReply,
   runStreamPath,
   startRun,
 } from './gateway.js';
@@ -166,6 +167,11 @@ export function createGatewayNodeHandler(gw: GatewayCore): NodeHandler {
       return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
     };
     const method = req.method ?? 'GET';
+    const preflight = preflightReply(gw, method, header);
+    if (preflight !== null && !url.pathname.startsWith(`${gw.core.o.basePath}/`)) {
+      send(gw, req, res, preflight);
+      return;
+    }
     const p = planRequest(gw, method, url, header);
     let work: Promise<void>;
     if (p.kind === 'outlast') {

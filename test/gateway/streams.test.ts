@@ -281,4 +281,34 @@ describe('upstream event streams become outlast streams', () => {
     });
     expect(status).toBe(502);
   });
+
+  it('with cors set, preflights to upstream paths are answered and runs carry CORS headers', async () => {
+    gw = await startTestGateway({ upstream: up.url, cors: { origin: 'http://page.test' } });
+    const preflight = (origin: string) =>
+      fetch(`${gw.url}/json`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'prefer, last-event-id',
+        },
+      });
+    const ok = await preflight('http://page.test');
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('http://page.test');
+    expect(ok.headers.get('access-control-allow-headers')).toBe('prefer, last-event-id');
+    const other = await preflight('http://evil.test');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(up.hits.get('/json')).toBeUndefined();
+    const job = await fetch(`${gw.url}/json`, {
+      method: 'POST',
+      headers: { origin: 'http://page.test', prefer: 'respond-async' },
+    });
+    expect(job.status).toBe(202);
+    expect(job.headers.get('access-control-allow-origin')).toBe('http://page.test');
+    const { result } = (await job.json()) as { result: string };
+    const run = await readSse(`${gw.url}/sse`, { headers: { origin: 'http://page.test' } });
+    expect(run.headers.get('access-control-allow-origin')).toBe('http://page.test');
+    expect(result).toMatch(/^\/outlast\/jobs\//);
+  });
 });
