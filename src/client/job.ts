@@ -245,8 +245,12 @@ export async function startJobRetrying(
   onRetry: StartRetryListener,
 ): Promise<StartedJob> {
   const backoff = new Backoff({ ...r, healthyAfterMs: Number.POSITIVE_INFINITY }, r.random);
+  // One key for every attempt: a retry after a cut answer finds the job the first attempt
+  // started instead of starting it again (docs/protocol.md, "Idempotent start").
+  const key = newIdempotencyKey();
   for (let attempt = 1; ; attempt++) {
-    const started = await startJob(url, body, await r.headers(), r.fetch, r.signal);
+    const headers = withIdempotencyKey(await r.headers(), key);
+    const started = await startJob(url, body, headers, r.fetch, r.signal);
     if ('jobId' in started) return started;
     if (attempt >= maxAttempts) {
       throw new OutlastError(
@@ -258,6 +262,21 @@ export async function startJobRetrying(
     onRetry({ cause: started.cause, delayMs, attempt, message: started.message });
     await pause(r.clock, delayMs, r.signal);
   }
+}
+
+/**
+ * 128 random bits, hex. `getRandomValues`, not `randomUUID`: browsers offer the latter on
+ * secure origins only.
+ */
+function newIdempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** `headers` with `Idempotency-Key: key`, unless the caller set one itself. */
+function withIdempotencyKey(headers: Record<string, string>, key: string): Record<string, string> {
+  if (Object.keys(headers).some((name) => name.toLowerCase() === 'idempotency-key')) return headers;
+  return { ...headers, 'idempotency-key': key };
 }
 
 /** Final events of a job stream (docs/protocol.md, "Jobs"). */
