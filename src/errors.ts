@@ -32,6 +32,7 @@ export type OutlastErrorCode =
   | 'job-interrupted'
   | 'unsupported-media-type'
   | 'draining'
+  | 'job-result-unencodable'
   // proxy
   | 'unknown-preset'
   | 'unknown-knob'

@@ -127,6 +127,12 @@ export function runStore(inner: Store): Store {
     getJob: (jobId) => inner.getJob(jobId),
     requestCancel: (jobId, reason) => inner.requestCancel(jobId, reason),
     onCancel: (handler) => inner.onCancel(handler),
+    createJob: (record) => inner.createJob(record),
+    settleJob: (record, ttlMs, finalEvent) => inner.settleJob(record, ttlMs, finalEvent),
+    abandonJob: (jobId) => inner.abandonJob(jobId),
+    claimJobKey: (key, jobId, ttlMs) => inner.claimJobKey(key, jobId, ttlMs),
+    refreshJobKey: (key, jobId, ttlMs) => inner.refreshJobKey(key, jobId, ttlMs),
+    onFenced: (handler) => inner.onFenced(handler),
     close: () => inner.close(),
   };
 }

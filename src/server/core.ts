@@ -189,6 +189,7 @@ export class ServerCore implements SessionHub {
       metrics: this.metrics,
       resultTtlMs: this.o.resultTtlMs,
       maxRunningJobs: this.o.maxRunningJobs,
+      settleRetryMs: this.o.settleRetryMs,
       now: this.now,
       onError: (error) => this.onError(error),
       publish: (streamId, event, data) => this.publish(streamId, { event, data }),
@@ -325,8 +326,18 @@ export class ServerCore implements SessionHub {
 
   /** Runs the `authorize` hook; `null` means allowed. */
   async authorize(inc: Incoming, streamId: string, action: AuthorizeAction): Promise<Reply | null> {
+    const outcome = await this.authorizeAs(inc, streamId, action);
+    return 'status' in outcome ? outcome : null;
+  }
+
+  /** Runs the `authorize` hook: the refusal, or the identity it let the request through as. */
+  async authorizeAs(
+    inc: Incoming,
+    streamId: string,
+    action: AuthorizeAction,
+  ): Promise<Reply | { identity: string | undefined }> {
     const hook = this.o.authorize;
-    if (hook === undefined) return null;
+    if (hook === undefined) return { identity: undefined };
     let decision: unknown;
     try {
       decision = await hook(inc.request(), streamId, action);
@@ -334,7 +345,9 @@ export class ServerCore implements SessionHub {
       this.onError(error);
       decision = false;
     }
-    if (decision === true) return null;
+    if (decision === true) return { identity: undefined };
+    const identity = (decision as { identity?: unknown } | null)?.identity;
+    if (typeof identity === 'string' && identity !== '') return { identity };
     const code = decision === 'unauthorized' ? 'unauthorized' : 'forbidden';
     this.metrics.rejected(code);
     return code === 'unauthorized'

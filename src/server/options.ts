@@ -3,10 +3,12 @@ import type { Store } from '../store/types.js';
 import type { JobHandler } from './jobs.js';
 
 /**
- * What the `authorize` hook answers: `true` lets the request through; `false` or `'forbidden'`
+ * What the `authorize` hook answers: `true` lets the request through; `{ identity }` lets it
+ * through as that identity (a user or tenant id: a job started so records it as its owner,
+ * and only the same identity may then read, fetch or cancel it); `false` or `'forbidden'`
  * gives 403; `'unauthorized'` gives 401. Anything else is a refusal (403).
  */
-export type AuthorizeDecision = boolean | 'unauthorized' | 'forbidden';
+export type AuthorizeDecision = boolean | 'unauthorized' | 'forbidden' | { identity: string };
 
 /** What a request wants to do, as told to the `authorize` hook. */
 export type AuthorizeAction = 'read' | 'start-job' | 'job' | 'cancel-job' | 'report';
@@ -104,8 +106,18 @@ export interface ServerOptions {
   maxConnectionsPerStream?: number;
   /** Connections in total; past it: 503. @default 20_000 */
   maxConnections?: number;
-  /** Jobs running at once in this process; past it `POST /jobs/{name}` gets 503. @default 1_000 */
+  /**
+   * Jobs running at once in this process; past it `POST /jobs/{name}` gets 503. A job counts
+   * from its start until its function returns (a cancelled job that ignores its signal still
+   * counts). @default 1_000
+   */
   maxRunningJobs?: number;
+  /**
+   * How long settling a job (its record and final event, one atomic store write) is retried
+   * while the store fails, with backoff from 25 ms up to 1 s; past it the job is given up and
+   * marked `lost`. @default 30_000
+   */
+  settleRetryMs?: number;
   /** Largest request body (job input), bytes; past it: 413. @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
   /** Largest cut-report body, bytes. @default 65_536 */
@@ -167,6 +179,7 @@ export const serverDefaults = {
   maxConnectionsPerStream: 10_000,
   maxConnections: 20_000,
   maxRunningJobs: 1_000,
+  settleRetryMs: 30_000,
   maxBodyBytes: 1_048_576,
   maxReportBytes: 65_536,
   maxReportsPerRequest: 100,

@@ -1,5 +1,5 @@
 import { isOutlastError } from '../errors.js';
-import type { ReadResult } from '../store/types.js';
+import type { JobRecord, ReadResult } from '../store/types.js';
 import type { ServerCore } from './core.js';
 import {
   type ByteSink,
@@ -35,6 +35,24 @@ export function resumePosition(params: StreamParams, inc: Incoming): string | nu
   return id === null || id === undefined || id === '' ? null : id;
 }
 
+/**
+ * Whether `identity` may see the job: a job started by an identity is visible to it alone.
+ * Anyone else is told the job does not exist (404, as for an unknown id): a 403 would confirm
+ * that the id names a job.
+ */
+function visible(record: JobRecord | null, identity: string | undefined): boolean {
+  return record === null || record.identity === undefined || record.identity === identity;
+}
+
+/** The record as served: who owns it is the server's business. */
+function served(record: JobRecord): Omit<JobRecord, 'identity'> {
+  const { identity: _, ...rest } = record;
+  return rest;
+}
+
+/** `Idempotency-Key`: 1 to 255 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
 function notFound(what: 'stream' | 'job'): Reply {
   return what === 'stream'
     ? errorReply(404, 'unknown-stream', 'no such stream (it may have ended and expired)')
@@ -52,14 +70,18 @@ async function streamRoute(core: ServerCore, inc: Incoming, streamId: string): P
   if (transport === 'ws') {
     return errorReply(400, 'bad-query', 'transport=ws needs a WebSocket upgrade request');
   }
-  const denied = await core.authorize(inc, streamId, 'read');
-  if (denied !== null) return denied;
+  const allowed = await core.authorizeAs(inc, streamId, 'read');
+  if ('status' in allowed) return allowed;
   if (inc.signal.aborted) return gone();
   const afterId = resumePosition(params, inc);
   const batch = transport === 'poll' ? o.maxPollBatch : o.readBatch;
-  const initial = await core.store.read(streamId, afterId, batch);
+  // The job record (if the stream is a job's) says who may read it; read both at once.
+  const [initial, job] = await Promise.all([
+    core.store.read(streamId, afterId, batch),
+    core.store.getJob(streamId),
+  ]);
   if (inc.signal.aborted) return gone();
-  if (initial === null) return notFound('stream');
+  if (initial === null || !visible(job, allowed.identity)) return notFound('stream');
   if (transport === 'poll') {
     return pollReply(core, streamId, afterId, initial, {
       waitMs: params.waitMs,
@@ -141,8 +163,8 @@ function isJson(contentType: string | null): boolean {
 async function startJobRoute(core: ServerCore, inc: Incoming, name: string): Promise<Reply> {
   // authorize before the name is looked up: a 404 for unknown names would let anyone list
   // the handlers.
-  const denied = await core.authorize(inc, name, 'start-job');
-  if (denied !== null) return denied;
+  const allowed = await core.authorizeAs(inc, name, 'start-job');
+  if ('status' in allowed) return allowed;
   const handler = Object.hasOwn(core.o.jobs, name) ? core.o.jobs[name] : undefined;
   if (handler === undefined) {
     return errorReply(404, 'unknown-job', `no job handler named ${JSON.stringify(name)}`);
@@ -158,6 +180,14 @@ async function startJobRoute(core: ServerCore, inc: Incoming, name: string): Pro
   }
   const drainingReply = core.refuseWhileDraining();
   if (drainingReply !== null) return drainingReply;
+  const idempotencyKey = inc.header('idempotency-key') ?? undefined;
+  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    return errorReply(
+      400,
+      'bad-request',
+      'Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)',
+    );
+  }
   const body = await inc.body(core.o.maxBodyBytes);
   if (body === null) {
     return errorReply(
@@ -175,13 +205,18 @@ async function startJobRoute(core: ServerCore, inc: Incoming, name: string): Pro
     }
   }
   try {
-    const job = await core.jobs.start(handler, { input, name });
-    const base = core.o.basePath;
-    return jsonReply(202, {
-      jobId: job.id,
-      stream: `${base}/jobs/${job.id}/events`,
-      result: `${base}/jobs/${job.id}`,
+    const job = await core.jobs.start(handler, {
+      input,
+      name,
+      identity: allowed.identity,
+      idempotencyKey,
     });
+    const base = core.o.basePath;
+    return jsonReply(
+      202,
+      { jobId: job.id, stream: `${base}/jobs/${job.id}/events`, result: `${base}/jobs/${job.id}` },
+      job.created ? {} : { 'idempotent-replayed': 'true' },
+    );
   } catch (error) {
     if (isOutlastError(error, 'overloaded') || isOutlastError(error, 'store-full')) {
       core.metrics.rejected('overloaded');
@@ -195,19 +230,19 @@ async function startJobRoute(core: ServerCore, inc: Incoming, name: string): Pro
 
 async function jobRoute(core: ServerCore, inc: Incoming, jobId: string): Promise<Reply> {
   const action = inc.method === 'DELETE' ? 'cancel-job' : 'job';
-  const denied = await core.authorize(inc, jobId, action);
-  if (denied !== null) return denied;
+  const allowed = await core.authorizeAs(inc, jobId, action);
+  if ('status' in allowed) return allowed;
   const record = await core.store.getJob(jobId);
-  if (record === null) return notFound('job');
+  if (record === null || !visible(record, allowed.identity)) return notFound('job');
   // DELETE of a settled job: nothing to cancel, the record says how it ended.
-  if (inc.method === 'GET' || record.state !== 'running') return jsonReply(200, record);
+  if (inc.method === 'GET' || record.state !== 'running') return jsonReply(200, served(record));
   // Wherever the job runs: here it is cancelled before the answer, elsewhere its owner is
   // asked through the store (the record then still says `running` for a moment).
   const requested = await core.jobs.cancel(jobId);
   const now = await core.store.getJob(jobId);
-  if (requested) return jsonReply(202, now ?? record);
+  if (requested) return jsonReply(202, served(now ?? record));
   // It settled (or expired) between the two reads.
-  return now === null ? notFound('job') : jsonReply(200, now);
+  return now === null ? notFound('job') : jsonReply(200, served(now));
 }
 
 async function route(core: ServerCore, inc: Incoming, parts: string[]): Promise<Reply> {

@@ -118,6 +118,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const streams = new Map<string, StreamState>();
   const jobs = new Map<string, JobEntry>();
   const cancelHandlers = new Set<(jobId: string, reason: string) => void>();
+  /** Idempotency keys: the job id each names, until when. */
+  const jobKeys = new Map<string, { jobId: string; expiresAt: number }>();
   let totalBytes = 0;
   let closed = false;
 
@@ -264,6 +266,34 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     return entry.record;
   }
 
+  function saveJob(record: JobRecord, ttlMs: number | null): void {
+    jobs.delete(record.id);
+    jobs.set(record.id, {
+      record: { ...record },
+      expiresAt: ttlMs === null ? null : now() + ttlMs,
+    });
+    while (jobs.size > o.maxJobRecords) {
+      let victim: string | undefined;
+      for (const [id, entry] of jobs) {
+        if (entry.record.state !== 'running') {
+          victim = id;
+          break;
+        }
+      }
+      jobs.delete(victim ?? jobs.keys().next().value!);
+    }
+  }
+
+  function endStream(streamId: string, finalEvent?: EventInput): StoredEvent | null {
+    const state = ensure(streamId);
+    if (state.ended) return null;
+    const last = finalEvent === undefined ? null : push(streamId, state, finalEvent);
+    state.ended = true;
+    touch(streamId, state);
+    for (const listener of [...state.listeners]) listener.end();
+    return last;
+  }
+
   const timer =
     o.sweepIntervalMs === null ? undefined : unrefTimer(setInterval(sweep, o.sweepIntervalMs));
 
@@ -281,13 +311,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     },
 
     async end(streamId, finalEvent) {
-      const state = ensure(streamId);
-      if (state.ended) return null;
-      const last = finalEvent === undefined ? null : push(streamId, state, finalEvent);
-      state.ended = true;
-      touch(streamId, state);
-      for (const listener of [...state.listeners]) listener.end();
-      return last;
+      return endStream(streamId, finalEvent);
     },
 
     async read(streamId, afterId, limit = Number.POSITIVE_INFINITY): Promise<ReadResult | null> {
@@ -342,21 +366,58 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     },
 
     async setJob(record, ttlMs) {
-      jobs.delete(record.id);
-      jobs.set(record.id, {
-        record: { ...record },
-        expiresAt: ttlMs === null ? null : now() + ttlMs,
-      });
-      while (jobs.size > o.maxJobRecords) {
-        let victim: string | undefined;
-        for (const [id, entry] of jobs) {
-          if (entry.record.state !== 'running') {
-            victim = id;
-            break;
-          }
-        }
-        jobs.delete(victim ?? jobs.keys().next().value!);
+      saveJob(record, ttlMs);
+    },
+
+    async createJob(record) {
+      ensure(record.id);
+      saveJob(record, null);
+    },
+
+    async settleJob(record, ttlMs, finalEvent) {
+      const stored = liveJob(record.id);
+      if (stored === null) return null;
+      if (stored.state !== 'running') return { ...stored };
+      // The stream first: when it throws (ended elsewhere), the record still says running.
+      endStream(record.id, finalEvent);
+      saveJob(record, ttlMs);
+      return { ...record };
+    },
+
+    abandonJob(jobId) {
+      const stored = liveJob(jobId);
+      if (stored === null || stored.state !== 'running') return;
+      const error = {
+        code: 'job-lost',
+        message: `job ${jobId} was lost: its outcome could not be stored; start it again`,
+      };
+      try {
+        endStream(jobId, { event: 'outlast.error', data: JSON.stringify(error) });
+      } catch {
+        // The stream is gone (evicted): the record alone tells.
       }
+      saveJob({ ...stored, state: 'lost', error, updatedAt: now() }, null);
+    },
+
+    async claimJobKey(key, jobId, ttlMs) {
+      const held = jobKeys.get(key);
+      if (held !== undefined && held.expiresAt > now()) return held.jobId;
+      jobKeys.delete(key);
+      jobKeys.set(key, { jobId, expiresAt: now() + ttlMs });
+      // Bounded like the records they name: the oldest claims go first.
+      while (jobKeys.size > o.maxJobRecords) jobKeys.delete(jobKeys.keys().next().value!);
+      return null;
+    },
+
+    async refreshJobKey(key, jobId, ttlMs) {
+      if (jobKeys.get(key)?.jobId !== jobId) return;
+      if (ttlMs <= 0) jobKeys.delete(key);
+      else jobKeys.set(key, { jobId, expiresAt: now() + ttlMs });
+    },
+
+    onFenced() {
+      // One process, no leases: a job here is never taken from its runner.
+      return () => {};
     },
 
     async getJob(jobId) {
@@ -389,6 +450,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     clear() {
       for (const [id, state] of [...streams]) drop(id, state);
       jobs.clear();
+      jobKeys.clear();
       totalBytes = 0;
     },
 

@@ -116,6 +116,12 @@ export interface JobRecord {
   createdAt: number;
   /** Unix ms. */
   updatedAt: number;
+  /**
+   * Who started it: the identity the server's `authorize` hook answered for the start request
+   * (absent when it answered `true`). Reading, fetching and cancelling the job then need the
+   * same identity. Not served over HTTP.
+   */
+  identity?: string;
 }
 
 /** Where streams and job records live. See the file comment for the contract. */
@@ -165,11 +171,12 @@ export interface Store {
    * handlers on this store object, before the call resolves; the Redis store: handlers on every
    * instance using the same Redis and prefix, this one included, over Pub/Sub).
    * Resolves to `true` when the job's record is `running` and the request went out; `false`
-   * when the job is unknown, expired or already settled (nothing to cancel). Delivery across
-   * processes is asynchronous and at most once: `true` does not mean the job has stopped yet
-   * (its record and its stream's final event say when it has). A request for a job whose
-   * owner is gone reaches nobody; stores that track leases mark such a job `lost` once its
-   * lease runs out.
+   * when the job is unknown, expired or already settled (nothing to cancel). The request is
+   * durable: it is also stored with the record, and the owner reads it back on its next lease
+   * renewal, so a notification dropped in transit (a subscriber reconnecting) still cancels.
+   * `true` does not mean the job has stopped yet (its record and its stream's final event say
+   * when it has). A request for a job whose owner is gone reaches nobody; stores that track
+   * leases mark such a job `lost` once its lease runs out.
    */
   requestCancel(jobId: string, reason: string): Promise<boolean>;
   /**
@@ -178,6 +185,45 @@ export interface Store {
    * here; handlers ignore ids they do not run. A handler must not throw (a throw is ignored).
    */
   onCancel(handler: (jobId: string, reason: string) => void): Unsubscribe;
+  /**
+   * Starts a job: creates its stream (a new epoch) and saves `record` (state `running`) as
+   * owned by this store object (the Redis store also takes a lease). Every later write about
+   * the job goes through {@link Store.settleJob}, which only this owner may make.
+   */
+  createJob(record: JobRecord): Promise<void>;
+  /**
+   * Settles a job, atomically: saves `record` (expiring `ttlMs` after this call) and ends the
+   * job's stream with `finalEvent`, only if the stored record is still `running` and owned
+   * here. Resolves to the record stored afterwards: `record` when this call (or an earlier
+   * attempt whose answer was lost) settled it; the stored one when the job had settled
+   * otherwise (marked `lost` after its lease ran out, the writer is fenced); `null` when the
+   * record is gone. Safe to retry.
+   */
+  settleJob(record: JobRecord, ttlMs: number, finalEvent: EventInput): Promise<JobRecord | null>;
+  /**
+   * Gives up a job whose settle could not be stored: this store object stops holding it, and
+   * the job is marked `lost` (its stream ends with `job-lost`): at once where the store can,
+   * otherwise once its lease runs out (the Redis store: by any instance).
+   */
+  abandonJob(jobId: string): void;
+  /**
+   * Claims an idempotency key for `jobId` for `ttlMs`, atomically across every instance
+   * sharing the data. Resolves to `null` when the key is now `jobId`'s, or to the job id that
+   * holds it already (that job must not be started again).
+   */
+  claimJobKey(key: string, jobId: string, ttlMs: number): Promise<string | null>;
+  /**
+   * Sets the remaining life of a claimed key to `ttlMs` when it still names `jobId`, or
+   * releases it (`ttlMs` 0: a start that failed after its claim).
+   */
+  refreshJobKey(key: string, jobId: string, ttlMs: number): Promise<void>;
+  /**
+   * Registers `handler` for jobs this store object owns that are no longer its own: their
+   * lease ran out (the owner could not renew it in time, another instance marked the job
+   * `lost`). The runner aborts such a job; its writes are refused anyway. Stores without
+   * leases never call it.
+   */
+  onFenced(handler: (jobId: string) => void): Unsubscribe;
   /** Stops background work (sweeps); the store is unusable afterwards. */
   close(): Promise<void>;
 }

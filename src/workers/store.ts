@@ -236,6 +236,54 @@ export function createDurableStore(
       };
     },
 
+    async createJob(record) {
+      await ensure(record.id);
+      await this.setJob(record, null);
+    },
+
+    async settleJob(record, ttlMs, finalEvent) {
+      const stored = await this.getJob(record.id);
+      if (stored === null) return null;
+      if (stored.state !== 'running') return stored;
+      await this.end(record.id, finalEvent);
+      await this.setJob(record, ttlMs);
+      return record;
+    },
+
+    abandonJob(jobId) {
+      // One object runs the job: nobody else would mark it lost, so it does so itself.
+      const error = {
+        code: 'job-lost',
+        message: `job ${jobId} was lost: its outcome could not be stored; start it again`,
+      };
+      void (async () => {
+        const stored = await this.getJob(jobId);
+        if (stored?.state !== 'running') return;
+        await this.end(jobId, { event: 'outlast.error', data: JSON.stringify(error) });
+        await this.setJob({ ...stored, state: 'lost', error, updatedAt: now() }, null);
+      })().catch(() => {});
+    },
+
+    // Idempotency keys live in this object's storage: they hold for starts routed to it.
+    async claimJobKey(key, jobId, ttlMs) {
+      const held = await storage.get<{ jobId: string; expiresAt: number }>(`k/${key}`);
+      if (held !== undefined && held.expiresAt > now()) return held.jobId;
+      await storage.put({ [`k/${key}`]: { jobId, expiresAt: now() + ttlMs } });
+      return null;
+    },
+
+    async refreshJobKey(key, jobId, ttlMs) {
+      const held = await storage.get<{ jobId: string; expiresAt: number }>(`k/${key}`);
+      if (held?.jobId !== jobId) return;
+      if (ttlMs <= 0) await storage.delete([`k/${key}`]);
+      else await storage.put({ [`k/${key}`]: { jobId, expiresAt: now() + ttlMs } });
+    },
+
+    onFenced() {
+      // No leases: the object that runs a job keeps it.
+      return () => {};
+    },
+
     async close() {
       for (const stream of streams.values()) stream.listeners.clear();
       streams.clear();

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/client/index.js';
+import { OutlastError } from '../../src/errors.js';
 import type { TestServer } from '../helpers/server.js';
 import {
   collect,
@@ -77,7 +78,8 @@ describe.each(transports)('over %s against the outlast server', (transport) => {
       jobs: {
         boom: async () => {
           await sleep(20);
-          throw new Error('bad page');
+          // Public: an OutlastError reaches the client as is (other errors are hidden).
+          throw new OutlastError('job-failed', 'bad page');
         },
       },
     });

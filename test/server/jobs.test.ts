@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { OutlastError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
 import { inProcessOnly, sleep, startServer, type TestServer, until } from '../helpers/server.js';
@@ -43,7 +44,7 @@ describe('jobs', () => {
   it('records a failure with code and message, and ends the stream with outlast.error', async () => {
     server = await startServer();
     const job = await server.outlast.startJob(async () => {
-      throw new Error('page 7 unreadable');
+      throw new OutlastError('job-failed', 'page 7 unreadable');
     });
     await job.settled;
     expect(await getJob(server, job.id)).toMatchObject({

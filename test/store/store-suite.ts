@@ -385,6 +385,54 @@ export function runStoreSuite(name: string, factory: StoreSuiteFactory): void {
         });
       }
 
+      it('starts a job with its stream, and settles it once: record and final event together', async () => {
+        const store = await make();
+        await store.createJob(record('j1'));
+        expect(await store.getJob('j1')).toEqual(record('j1'));
+        expect((await store.info('j1'))?.ended).toBe(false);
+        const done = { ...record('j1', 'succeeded'), result: 7 };
+        const final = ev('{"result":7}', 'outlast.result');
+        expect(await store.settleJob(done, 60_000, final)).toEqual(done);
+        // A retry of the same settle (its answer lost) and a late rival both find it settled.
+        expect(await store.settleJob(done, 60_000, final)).toEqual(done);
+        const rival = { ...record('j1', 'failed'), error: { code: 'job-failed', message: 'x' } };
+        expect(await store.settleJob(rival, 60_000, ev('{}', 'outlast.error'))).toEqual(done);
+        const r = await store.read('j1', null);
+        expect(r?.ended).toBe(true);
+        expect(r?.events.map((e) => e.event)).toEqual(['outlast.result']);
+        expect(await store.getJob('j1')).toEqual(done);
+        expect(await store.settleJob(record('nope', 'succeeded'), 1000, final)).toBeNull();
+        await store.close();
+      });
+
+      it('records a cancel request on a job started with createJob', async () => {
+        const store = await make();
+        await store.createJob(record('j1'));
+        const sub = cancels(store);
+        expect(await store.requestCancel('j1', 'stop')).toBe(true);
+        await eventually(() => sub.got.length > 0, 'the request');
+        expect(sub.got).toEqual(['j1:stop']);
+        await store.close();
+      });
+
+      it('claims an idempotency key once, across every caller, until released', async () => {
+        const store = await make();
+        const claims = await Promise.all(
+          ['a', 'b', 'c', 'd'].map((id) => store.claimJobKey('k', id, 60_000)),
+        );
+        const winners = claims.filter((c) => c === null);
+        expect(winners).toHaveLength(1);
+        const holder = ['a', 'b', 'c', 'd'][claims.indexOf(null)]!;
+        expect(claims.filter((c) => c !== null).every((c) => c === holder)).toBe(true);
+        // Only the holder can release it.
+        await store.refreshJobKey('k', 'someone-else', 0);
+        expect(await store.claimJobKey('k', 'e', 60_000)).toBe(holder);
+        await store.refreshJobKey('k', holder, 0);
+        expect(await store.claimJobKey('k', 'e', 60_000)).toBeNull();
+        expect(await store.claimJobKey('other', 'f', 60_000)).toBeNull();
+        await store.close();
+      });
+
       it('expires records after their TTL', async () => {
         const store = await make();
         await store.setJob(

@@ -184,59 +184,134 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
+/*
+ * Job scripts. A job's hash shares its stream's hash tag (the job id is the stream id), so
+ * every script below touches one slot: the record and the final event are written together,
+ * atomically, on Redis Cluster too. The job hash holds the lease (`l`, lease end on the Redis
+ * clock) and is the truth about it; the `leases` sorted set is only an index for finding
+ * run-out leases, kept in step by separate commands (it lives in a slot of its own).
+ */
+
 /**
- * KEYS job, leases. ARGV jobId, recordJson, state, owner, ttl (-1: none), expiresAt ('' none),
- * leaseMs. Saves a job record; a running one takes (or renews) a lease.
+ * KEYS job. ARGV recordJson, state, owner, ttl (-1: none), expiresAt ('' none), leaseMs.
+ * Saves a job record as is; a running one gets a lease. Answers the lease end (0: none).
  */
 export const SET_JOB = `${REDIS_NOW}
-redis.call('HSET', KEYS[1], 'r', ARGV[2], 's', ARGV[3], 'o', ARGV[4], 'x', ARGV[6])
-local ttl = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 's', ARGV[2], 'o', ARGV[3], 'x', ARGV[5])
+redis.call('HDEL', KEYS[1], 'c')
+local ttl = tonumber(ARGV[4])
 if ttl >= 0 then redis.call('PEXPIRE', KEYS[1], math.max(ttl, 1)) else redis.call('PERSIST', KEYS[1]) end
-if ARGV[3] == 'running' then
-  redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[7]), ARGV[1])
-else
-  redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] ~= 'running' then
+  redis.call('HDEL', KEYS[1], 'l')
+  return 0
 end
+local until_ms = now_ms + tonumber(ARGV[6])
+redis.call('HSET', KEYS[1], 'l', until_ms)
+return until_ms
+`;
+
+/**
+ * KEYS meta, events, job. ARGV recordJson, owner, leaseMs, then the create arguments of
+ * write (mode onwards). Creates the job's stream and its running record with a lease.
+ */
+export const CREATE_JOB = `${LIB}${REDIS_NOW}
+write(KEYS[1], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]),
+  tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12], ARGV[13], ARGV[14])
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], 'r', ARGV[1], 's', 'running', 'o', ARGV[2], 'x', '',
+  'l', now_ms + tonumber(ARGV[3]))
 return 1
 `;
 
-/** KEYS leases. ARGV leaseMs, jobIds... Renews the leases this instance still holds. */
+/**
+ * KEYS meta, events, job. ARGV recordJson, state, owner, ttl, expiresAt, then the final
+ * event's write arguments (mode 'f' onwards). Settles a job only if it is still running and
+ * owned by owner: answers { 'ok' }, { 'settled', storedRecordJson } (settled otherwise:
+ * lost, or an earlier attempt of this call), or { 'gone' }.
+ */
+export const SETTLE_JOB = `${LIB}
+local h = redis.call('HMGET', KEYS[3], 's', 'o', 'r')
+if not h[1] then return { 'gone' } end
+if h[1] ~= 'running' or h[2] ~= ARGV[3] then return { 'settled', h[3] } end
+write(KEYS[1], KEYS[2], ARGV[6], ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[11]),
+  tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14], ARGV[15], ARGV[16])
+redis.call('HSET', KEYS[3], 'r', ARGV[1], 's', ARGV[2], 'x', ARGV[5])
+redis.call('HDEL', KEYS[3], 'l', 'c')
+redis.call('PEXPIRE', KEYS[3], math.max(tonumber(ARGV[4]), 1))
+return { 'ok' }
+`;
+
+/**
+ * KEYS job. ARGV owner, leaseMs. Renews the lease of a job its owner still holds: answers
+ * { 'ok', cancelReason or '' , hasCancel 0/1 } or { 'fenced' } (settled, lost, gone, or
+ * another owner's).
+ */
+export const RENEW_JOB = `${REDIS_NOW}
+local h = redis.call('HMGET', KEYS[1], 's', 'o', 'c')
+if h[1] ~= 'running' or h[2] ~= ARGV[1] then return { 'fenced' } end
+redis.call('HSET', KEYS[1], 'l', now_ms + tonumber(ARGV[2]))
+if h[3] then return { 'ok', h[3], 1 } end
+return { 'ok', '', 0 }
+`;
+
+/** KEYS leases. ARGV leaseMs, jobIds... Moves the index entries of renewed leases. */
 export const RENEW = `${REDIS_NOW}
 local until_ms = now_ms + tonumber(ARGV[1])
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_ms, ARGV[i]) end
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], until_ms, ARGV[i]) end
 return 1
 `;
 
-/** KEYS leases. ARGV max. Job ids whose lease has run out. */
+/** KEYS leases. ARGV max. Job ids whose lease has run out, by the index. */
 export const EXPIRED = `${REDIS_NOW}
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[1]))
 `;
 
 /**
- * KEYS job, leases, meta, events. ARGV jobId, lostRecordJson, ttl, expiresAt, then the final
- * event: type, data, time, maxEvents, maxBytes, cutoff, streamTtl, newEpoch, channel, checkRestart.
- * Marks a job `lost` and ends its stream, only if its lease has really run out and it is still
- * running (another instance may have got there first, or the owner renewed in time).
+ * KEYS job, meta, events. ARGV lostRecordJson, ttl, expiresAt, then the final event's
+ * write arguments (mode 'f' onwards). Marks a job lost and ends its stream, only if it
+ * is still running and its lease (in the job hash) has really run out: 1 when done, 0 when the
+ * lease is alive (renewed meanwhile), 2 when there is nothing to do (settled or gone).
  */
 export const MARK_LOST = `${LIB}${REDIS_NOW}
-local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not score or tonumber(score) > now_ms then return 0 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('HGET', KEYS[1], 's') ~= 'running' then return 0 end
-redis.call('HSET', KEYS[1], 'r', ARGV[2], 's', 'lost', 'x', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[3]), 1))
-write(KEYS[3], KEYS[4], 'f', ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]),
+local h = redis.call('HMGET', KEYS[1], 's', 'l')
+if h[1] ~= 'running' then return 2 end
+if h[2] and tonumber(h[2]) > now_ms then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 's', 'lost', 'x', ARGV[3])
+redis.call('HDEL', KEYS[1], 'l', 'c')
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[2]), 1))
+write(KEYS[2], KEYS[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]),
   tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12], ARGV[13], ARGV[14])
 return 1
 `;
 
 /**
- * KEYS job. ARGV channel, message. Publishes a cancel request only if the job is running, in
- * one step (a job settling meanwhile is not asked): 1 when published, 0 otherwise.
+ * KEYS job. ARGV channel, message, reason. Records a cancel request in the job's hash (its
+ * owner reads it back on its next lease renewal, so a dropped Pub/Sub message does not lose
+ * it) and publishes it, only if the job is running: 1 when requested, 0 otherwise.
  */
 export const CANCEL = `
 if redis.call('HGET', KEYS[1], 's') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'c', ARGV[3])
 redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS key. ARGV jobId, ttl. Claims an idempotency key: nil when it is now jobId's, else the
+ * job id holding it.
+ */
+export const CLAIM_KEY = `
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', math.max(tonumber(ARGV[2]), 1))
+return false
+`;
+
+/** KEYS key. ARGV jobId, ttl (<= 0: release). Refreshes or releases a claim still jobId's. */
+export const REFRESH_KEY = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) <= 0 then redis.call('DEL', KEYS[1])
+else redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end
 return 1
 `;
 

@@ -41,6 +41,11 @@ const SCRIPTS = {
   delete: new Script(lua.DELETE),
   touch: new Script(lua.TOUCH),
   setJob: new Script(lua.SET_JOB),
+  createJob: new Script(lua.CREATE_JOB),
+  settleJob: new Script(lua.SETTLE_JOB),
+  renewJob: new Script(lua.RENEW_JOB),
+  claimKey: new Script(lua.CLAIM_KEY),
+  refreshKey: new Script(lua.REFRESH_KEY),
   renew: new Script(lua.RENEW),
   expired: new Script(lua.EXPIRED),
   markLost: new Script(lua.MARK_LOST),
@@ -49,11 +54,11 @@ const SCRIPTS = {
 
 /** Loads every script, so EVALSHA finds them (at start, and after Redis restarted empty). */
 function loadScripts(client: RedisConnection, timeout: number): Promise<unknown> {
-  return Promise.all(
+  // allSettled, not all: the first refusal (a full command queue) must not return while the
+  // other loads still fill the queue. EVALSHA falls back to EVAL on NOSCRIPT anyway.
+  return Promise.allSettled(
     Object.values(SCRIPTS).map((s) => call(client, ['SCRIPT', 'LOAD', s.source], timeout)),
-  ).catch(() => {
-    // EVALSHA falls back to EVAL on NOSCRIPT anyway.
-  });
+  );
 }
 
 /**
@@ -86,6 +91,16 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
   // Cancel requests of every job arrive on one channel of the shared subscriber, subscribed
   // once here (node-redis subscribes it again after a reconnect); see Store.requestCancel.
   const cancelHandlers = new Set<(jobId: string, reason: string) => void>();
+  const fencedHandlers = new Set<(jobId: string) => void>();
+  const deliverCancel = (jobId: string, reason: string) => {
+    for (const handler of [...cancelHandlers]) {
+      try {
+        handler(jobId, reason);
+      } catch {
+        // A handler must not throw; one that does must not keep the others from the request.
+      }
+    }
+  };
   const onCancelMessage = (message: Buffer) => {
     let request: { jobId?: unknown; reason?: unknown };
     try {
@@ -95,13 +110,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     }
     if (typeof request?.jobId !== 'string') return;
     const reason = typeof request.reason === 'string' ? request.reason : 'cancelled by request';
-    for (const handler of [...cancelHandlers]) {
-      try {
-        handler(request.jobId, reason);
-      } catch {
-        // A handler must not throw; one that does must not keep the others from the request.
-      }
-    }
+    deliverCancel(request.jobId, reason);
   };
   try {
     await withTimeout(
@@ -264,7 +273,17 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     now: o.now,
     scripts: SCRIPTS,
     run,
-    finalEventArgs: (streamId, final) => writeArgs(streamId, 'f', final).slice(1),
+    writeArgs: (streamId, mode, final) => writeArgs(streamId, mode, final),
+    fenced: (jobId) => {
+      for (const handler of [...fencedHandlers]) {
+        try {
+          handler(jobId);
+        } catch {
+          // As for cancel handlers.
+        }
+      }
+    },
+    cancel: deliverCancel,
   });
 
   const refresher =
@@ -341,6 +360,20 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     },
 
     setJob: (record, ttlMs) => jobs.setJob(record, ttlMs),
+    createJob: (record) => jobs.createJob(record),
+    settleJob: (record, ttlMs, final) => jobs.settleJob(record, ttlMs, final),
+    abandonJob: (jobId) => jobs.abandonJob(jobId),
+    claimJobKey: (key, jobId, ttlMs) => jobs.claimJobKey(key, jobId, ttlMs),
+    refreshJobKey: (key, jobId, ttlMs) => jobs.refreshJobKey(key, jobId, ttlMs),
+
+    onFenced(handler) {
+      if (closed) return () => {};
+      const entry = (jobId: string) => handler(jobId);
+      fencedHandlers.add(entry);
+      return () => {
+        fencedHandlers.delete(entry);
+      };
+    },
 
     async getJob(jobId) {
       if (closed) throw new OutlastError('store-closed', 'the store was closed; create a new one');
@@ -352,7 +385,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
         'request a cancel',
         SCRIPTS.cancel,
         [keys.job(jobId)],
-        [keys.cancel, JSON.stringify({ jobId, reason })],
+        [keys.cancel, JSON.stringify({ jobId, reason }), reason],
       );
       return published === 1;
     },
@@ -383,6 +416,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       jobs.stop();
       fanout.stop();
       cancelHandlers.clear();
+      fencedHandlers.clear();
       if (refresher !== undefined) clearInterval(refresher);
       client.destroy();
       subscriber.destroy();
