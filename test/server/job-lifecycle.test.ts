@@ -183,7 +183,12 @@ describe('maxRunningJobs', () => {
       },
     );
     const answers = await Promise.all(
-      Array.from({ length: 10 }, () => fetch(`${s.base}/jobs/slow`, { method: 'POST' })),
+      Array.from({ length: 10 }, () =>
+        fetch(`${s.base}/jobs/slow`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+        }),
+      ),
     );
     const statuses = answers.map((r) => r.status).sort();
     expect(statuses).toEqual([202, 202, 503, 503, 503, 503, 503, 503, 503, 503]);

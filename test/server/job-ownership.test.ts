@@ -115,7 +115,7 @@ describe('idempotent start', () => {
     for (const bad of ['', 'a b', 'x'.repeat(256), 'caf\u00e9', 'tab\there']) {
       const res = await fetch(`${server.base}/jobs/quick`, {
         method: 'POST',
-        headers: { 'idempotency-key': bad },
+        headers: { 'content-type': 'application/json', 'idempotency-key': bad },
       });
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(await res.json()).toMatchObject({ error: { code: 'bad-request' } });
