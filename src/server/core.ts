@@ -191,6 +191,7 @@ export class ServerCore implements SessionHub {
       maxRunningJobs: this.o.maxRunningJobs,
       settleRetryMs: this.o.settleRetryMs,
       now: this.now,
+      monotonicNow: this.monotonicNow,
       onError: (error) => this.onError(error),
       publish: (streamId, event, data) => this.publish(streamId, { event, data }),
     });

@@ -163,6 +163,8 @@ export interface JobRunnerDeps {
   /** How long a settle that the store refuses is retried before the job is given up, ms. */
   settleRetryMs: number;
   now: () => number;
+  /** Monotonic ms, for how long a settle has been retried. */
+  monotonicNow: () => number;
   onError: (error: unknown) => void;
   publish: (streamId: string, event: string, data: unknown) => Promise<unknown>;
 }
@@ -426,7 +428,7 @@ export class JobRunner {
   private async persist(record: JobRecord, final: EventInput): Promise<JobRecord> {
     const { store, resultTtlMs, settleRetryMs } = this.deps;
     this.settling++;
-    const started = performance.now();
+    const started = this.deps.monotonicNow();
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -435,7 +437,7 @@ export class JobRunner {
           if (attempt === 0) this.deps.onError(error);
           // A closed store never comes back; any other failure may pass.
           if (isOutlastError(error, 'store-closed')) break;
-          if (performance.now() - started >= settleRetryMs) break;
+          if (this.deps.monotonicNow() - started >= settleRetryMs) break;
           const delay = Math.min(SETTLE_BACKOFF_CAP_MS, 25 * 2 ** Math.min(attempt, 10));
           await pause(delay / 2 + Math.random() * (delay / 2));
         }

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { OutlastError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
 import { inProcessOnly, sleep, startServer, type TestServer, until } from '../helpers/server.js';
@@ -44,7 +43,9 @@ describe('jobs', () => {
   it('records a failure with code and message, and ends the stream with outlast.error', async () => {
     server = await startServer();
     const job = await server.outlast.startJob(async () => {
-      throw new OutlastError('job-failed', 'page 7 unreadable');
+      // Public (expose with a code): its message reaches readers. Plain text, not an
+      // OutlastError, so the function also runs as source in other runtimes.
+      throw Object.assign(new Error('page 7 unreadable'), { code: 'job-failed', expose: true });
     });
     await job.settled;
     expect(await getJob(server, job.id)).toMatchObject({
