@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProbe } from '../../src/probe/index.js';
 import type { LimitKey } from '../../src/probe/knowledge/index.js';
+import { renderHtmlReport } from '../../src/probe/report/html.js';
+import { formatReport } from '../../src/probe/report/text.js';
 import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
 import {
   startApache,
@@ -225,7 +227,29 @@ describe('real chains: every culprit is the hop whose clock fired, or unknown', 
           if (fbCulprit?.basis !== 'evidence')
             problems.push(`first byte: ${fb.hop.name} answered itself, basis ${fbCulprit?.basis}`);
         }
-        expect(problems, `${label}\n${JSON.stringify(report.culprits, null, 1)}`).toEqual([]);
+        // Counted and ordered: every hop appends x-forwarded-for; the order the wire tells
+        // (request Via, the malformed request's answerer first) is the chain's.
+        // (Caddy replaces x-forwarded-for: with it the count is a lower bound.)
+        const resets = chain.some((h) => h.name.startsWith('Caddy'));
+        if (resets ? report.chain.count > chain.length : report.chain.count !== chain.length)
+          problems.push(`counted ${report.chain.count} hops: ${report.chain.evidence[0]}`);
+        const names = chain.map((h) => h.name);
+        const positions = report.chain.order.map((n) => names.indexOf(n));
+        if (positions.some((p, i) => p < 0 || (i > 0 && p <= positions[i - 1]!)))
+          problems.push(`order ${report.chain.order.join(' > ')} is not the chain's`);
+        // The text and HTML reports show each basis; no guess reads as a finding.
+        const text = formatReport(report);
+        const html = renderHtmlReport([report]);
+        for (const c of report.culprits) {
+          if (!text.includes(`[${c.basis}]`)) problems.push(`text lacks [${c.basis}]`);
+          if (!html.includes(`class="basis ${c.basis}"`)) problems.push(`html lacks ${c.basis}`);
+        }
+        if (/probably unknown|: unknown \[(evidence|inference)\]/.test(text))
+          problems.push('text words an unknown as a finding');
+        expect(
+          problems,
+          `${label}\n${JSON.stringify(report.culprits, null, 1)}\n${JSON.stringify(report.chain)}`,
+        ).toEqual([]);
       } finally {
         for (const real of started.reverse()) await real.stop();
       }

@@ -51,6 +51,11 @@ export function rawExchange(
     });
     socket.on('data', (chunk: Buffer) => {
       data = Buffer.concat([data, chunk]);
+      // A peer that never ends its head is not read forever.
+      if (data.length > 64 * 1024) {
+        finish('head too long');
+        return;
+      }
       const text = data.toString('latin1');
       const end = text.indexOf('\r\n\r\n');
       if (end < 0) return;
@@ -69,15 +74,23 @@ export function rawExchange(
 
 function parseAnswer(text: string, detail: string | null): Omit<ActiveAnswer, 'probe' | 'sent'> {
   const m = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(text);
-  if (m === null) return { status: null, headers: {}, body: '', detail: detail ?? 'no answer' };
   const end = text.indexOf('\r\n\r\n');
-  const head = end < 0 ? text : text.slice(0, end);
+  if (m === null || end < 0) {
+    const why = m === null ? 'no answer' : 'incomplete head';
+    return {
+      status: null,
+      headers: {},
+      body: '',
+      detail: detail === null ? why : `${detail} (${why})`,
+    };
+  }
+  const head = text.slice(0, end);
   const headers: Record<string, string> = {};
   for (const line of head.split('\r\n').slice(1)) {
     const i = line.indexOf(':');
     if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
   }
-  const raw = end < 0 ? '' : text.slice(end + 4, end + 4 + 8192);
+  const raw = text.slice(end + 4, end + 4 + 8192);
   const body = (/chunked/i.test(headers['transfer-encoding'] ?? '') ? dechunk(raw) : raw).slice(
     0,
     4096,

@@ -253,6 +253,12 @@ export function readChain(
       evidence.push(`${who} answered ${a.sent} itself`);
     }
   }
+  for (const f of found) {
+    if (f.known?.resetsForwardedFor === true)
+      evidence.push(
+        `${f.name} replaces x-forwarded-for: hops in front of it are not counted (the count is a lower bound)`,
+      );
+  }
   const named = found.filter((f) => !f.name.includes('unnamed')).length;
   return { count: Math.max(count.hops, named), order: [...new Set(order)], evidence };
 }

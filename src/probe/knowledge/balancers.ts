@@ -49,7 +49,10 @@ export const balancers: readonly KnownProduct[] = [
     id: 'traefik',
     name: 'Traefik',
     family: 'balancers',
+    // forwardedHeaders.insecure is off by default: X-Forwarded-* from untrusted peers are dropped.
+    resetsForwardedFor: true,
     sources: [
+      'https://doc.traefik.io/traefik/routing/entrypoints/#forwarded-headers',
       'https://doc.traefik.io/traefik/routing/entrypoints/#respondingtimeouts',
       'https://doc.traefik.io/traefik/routing/services/#serverstransport',
       'https://doc.traefik.io/traefik/getting-started/faq/',

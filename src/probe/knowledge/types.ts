@@ -59,6 +59,11 @@ export interface KnownProduct {
   clocks: readonly KnownClock[];
   /** Answers `OPTIONS`/`TRACE` itself when `Max-Forwards: 0` reaches it (RFC 9110 7.6.2). */
   maxForwards?: boolean;
+  /**
+   * Replaces `X-Forwarded-For` instead of appending to it (untrusted clients' values are
+   * dropped): the hops in front of it are not counted from that header.
+   */
+  resetsForwardedFor?: boolean;
   /** `outlast config --for` target with a snippet, if any. */
   config?: string;
   /** What is uncertain about the entry. */

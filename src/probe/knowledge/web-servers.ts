@@ -157,6 +157,8 @@ export const webServers: readonly KnownProduct[] = [
         fix: (ms) => `write ${secs(ms)}s`,
       },
     ],
+    // Measured on 2.6: without trusted_proxies it sets X-Forwarded-For to its own client only.
+    resetsForwardedFor: true,
     note: 'measured on 2.6: transport read_timeout does not cut a silent stream after its headers',
   },
   {
