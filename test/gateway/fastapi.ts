@@ -11,8 +11,14 @@ export interface FastApiApp {
   close(): Promise<void>;
 }
 
-/** Starts `incident_app.py` with Debian's uvicorn; fails with the install hint when missing. */
-export async function startFastApi(timeScale: number): Promise<FastApiApp> {
+/**
+ * Starts `incident_app.py` (or another `module:app` in `appDir`) with Debian's uvicorn; fails
+ * with the install hint when missing.
+ */
+export async function startFastApi(
+  timeScale: number,
+  app: { module: string; dir: string } = { module: 'incident_app:app', dir: APP_DIR },
+): Promise<FastApiApp> {
   if (!existsSync('/usr/lib/python3/dist-packages/fastapi/__init__.py') || !existsSync(PYTHON)) {
     throw new Error(
       'FastAPI is not installed: apt-get install python3-fastapi python3-uvicorn python3-websockets',
@@ -23,9 +29,9 @@ export async function startFastApi(timeScale: number): Promise<FastApiApp> {
     [
       '-m',
       'uvicorn',
-      'incident_app:app',
+      app.module,
       '--app-dir',
-      APP_DIR,
+      app.dir,
       '--host',
       '127.0.0.1',
       '--port',
