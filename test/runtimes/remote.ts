@@ -299,6 +299,7 @@ export async function runtimeSuite(name: RuntimeName): Promise<void> {
   await import('../server/transports.test.js');
   await import('../server/jobs.test.js');
   await import('../server/bad-input.test.js');
+  await import('./departures.js');
   describe('the server suite above', () => {
     it(`ran on ${RUNTIME_TITLE[name]}`, async () => {
       const host = await hostRuntime(name);

@@ -342,8 +342,10 @@ const CONNECTING = 0;
 
 /**
  * Runs an admitted stream over a standard `WebSocket` that is open or still opening (Deno's
- * socket opens after its 101 response is sent): the session starts once it is open, and the
- * slot is freed if it closes first.
+ * socket opens after its 101 response is sent): the session starts once it is open. A socket
+ * that never opens (the client left before the 101: Deno then fires no event at all, and the
+ * request's signal aborts once the 101 is sent, either way) frees its connection slot after
+ * `wsHelloTimeoutMs`.
  */
 export function serveStandardSocket(
   core: ServerCore,
@@ -352,7 +354,9 @@ export function serveStandardSocket(
 ): void {
   let events: SocketEvents | undefined;
   let closed = false;
+  let opening: ReturnType<typeof setTimeout> | undefined;
   const start = () => {
+    clearTimeout(opening);
     if (closed || events !== undefined) return;
     events = openSocket(core, admission, standardPort(ws));
   };
@@ -364,6 +368,7 @@ export function serveStandardSocket(
     else events.message('', true);
   });
   const gone = () => {
+    clearTimeout(opening);
     if (closed) return;
     closed = true;
     if (events === undefined) admission.release();
@@ -371,8 +376,15 @@ export function serveStandardSocket(
   };
   ws.addEventListener('close', gone);
   ws.addEventListener('error', gone);
-  if (ws.readyState === CONNECTING) ws.addEventListener('open', start);
-  else if (ws.readyState === OPEN) start();
+  if (ws.readyState === CONNECTING) {
+    ws.addEventListener('open', start);
+    const abandon = () => {
+      if (events !== undefined || closed) return;
+      gone();
+      standardPort(ws).close(1001, 'the upgrade did not complete');
+    };
+    opening = setTimeout(abandon, core.o.wsHelloTimeoutMs);
+  } else if (ws.readyState === OPEN) start();
   else gone();
 }
 
