@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answerSender, identify, parseVia } from '../../src/probe/engine/identify.js';
+import { answerSender, headerCase, identify, parseVia } from '../../src/probe/engine/identify.js';
 import { newRecord } from '../../src/probe/engine/record.js';
 import { knownProducts } from '../../src/probe/knowledge/index.js';
 import { fingerprints } from '../../src/proxy/fingerprints.js';
@@ -117,5 +117,26 @@ describe('the knowledge of intermediaries', () => {
       'corporate-proxy (named in Via)',
       'An unnamed proxy',
     ]);
+  });
+
+  it("reads the header names' case for the hop nearest the server", () => {
+    const sent: Array<[string, string]> = [
+      ['user-agent', 'node'],
+      ['sec-fetch-mode', 'cors'],
+    ];
+    expect(headerCase(sent)).toBeNull();
+    expect(
+      headerCase([
+        ['User-Agent', 'node'],
+        ['Sec-Fetch-Mode', 'cors'],
+      ]),
+    ).toMatch(/Go proxies/);
+    expect(
+      headerCase([
+        ['User-Agent', 'node'],
+        ['sec-fetch-mode', 'cors'],
+      ]),
+    ).toMatch(/Squid/);
+    expect(headerCase(null)).toBeNull();
   });
 });

@@ -228,6 +228,7 @@ export function readChain(
   echo: EchoHeaders | null,
   active: readonly ActiveAnswer[],
   found: readonly Identified[],
+  raw: ReadonlyArray<[string, string]> | null = null,
 ): Chain {
   const baseline = baselineHeaders(records);
   const count = countHops(echo);
@@ -253,6 +254,8 @@ export function readChain(
       evidence.push(`${who} answered ${a.sent} itself`);
     }
   }
+  const recased = headerCase(raw);
+  if (recased !== null) evidence.push(recased);
   for (const f of found) {
     if (f.known?.resetsForwardedFor === true)
       evidence.push(
@@ -261,4 +264,22 @@ export function readChain(
   }
   const named = found.filter((f) => !f.name.includes('unnamed')).length;
   return { count: Math.max(count.hops, named), order: [...new Set(order)], evidence };
+}
+
+/**
+ * What the header names' case says about the hop nearest the server (the last to write the
+ * request): Node's fetch sends them lower case; Go proxies (Caddy, Traefik) re-case every name
+ * (`Sec-Fetch-Mode`); Squid re-cases the names it knows (`User-Agent`) and keeps the others.
+ */
+export function headerCase(raw: ReadonlyArray<[string, string]> | null): string | null {
+  if (raw === null) return null;
+  const name = (n: string): string | undefined => raw.find(([k]) => k.toLowerCase() === n)?.[0];
+  const fetchMode = name('sec-fetch-mode');
+  const agent = name('user-agent');
+  if (fetchMode === undefined || agent === undefined) return null;
+  if (fetchMode === 'Sec-Fetch-Mode')
+    return 'header names arrived re-cased (Sec-Fetch-Mode): the hop nearest the server re-cases every name, as Go proxies do (Caddy, Traefik)';
+  if (agent === 'User-Agent')
+    return 'known header names arrived re-cased (User-Agent) and others kept (sec-fetch-mode): the hop nearest the server re-cases the names it knows, as Squid does';
+  return null;
 }

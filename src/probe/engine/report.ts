@@ -12,6 +12,8 @@ export interface ReportInput {
   records: ExperimentRecord[];
   /** The request headers the probe server received, or null. */
   echo: Array<[string, string]> | null;
+  /** The same, as raw header lines in their case and order, when the server sent them. */
+  echoRaw?: Array<[string, string]> | null;
   notes: string[];
   durationMs: number;
   maxWaitMs: number;
@@ -58,7 +60,7 @@ export function buildReport(input: ReportInput): ProbeReport {
   };
   const active = input.active ?? [];
   const found = identify(records, echo, active);
-  const chain = readChain(records, echo, active, found);
+  const chain = readChain(records, echo, active, found, input.echoRaw ?? null);
   const baseline = baselineHeaders(records);
   const cuts: Cut[] = records
     .filter((r) => r.outcome === 'cut' && r.symptom !== null)

@@ -301,9 +301,19 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
     'the request headers the probe server received',
     round(elapsed()),
   );
+  let echoRaw: Array<[string, string]> | null = null;
   const echoP = fetchFn(endpointUrl(target.base, 'echo', {}, tokenUsed), { headers })
-    .then((r) => r.json() as Promise<{ headers?: Array<[string, string]> }>)
-    .then((j) => j.headers ?? null)
+    .then(
+      (r) =>
+        r.json() as Promise<{
+          headers?: Array<[string, string]>;
+          rawHeaders?: Array<[string, string]> | null;
+        }>,
+    )
+    .then((j) => {
+      echoRaw = Array.isArray(j.rawHeaders) ? j.rawHeaders : null;
+      return j.headers ?? null;
+    })
     .catch(() => null);
   emit({ type: 'start', target: target.base, maxWaitMs, experiments: records.map((r) => r.name) });
 
@@ -336,6 +346,7 @@ export async function runProbe(url: string, options: ProbeOptions = {}): Promise
     target: target.base,
     records,
     echo,
+    echoRaw,
     notes,
     durationMs,
     maxWaitMs: interrupted ? Math.min(maxWaitMs, durationMs) : maxWaitMs,
