@@ -28,9 +28,15 @@ export class Attempt {
     this.transport = { name, close() {} };
   }
 
-  /** Whether the connection carried anything of the stream (an event or a heartbeat). */
-  get delivered(): boolean {
-    return this.events + this.heartbeats > 0;
+  /** The server's open notice came (for a plain SSE server: its response). */
+  announced = false;
+
+  /**
+   * A healthy connection: it opened through the whole path (the open notice came) or carried
+   * the stream (an event or a heartbeat). Its cut is not a failure of the path.
+   */
+  get healthy(): boolean {
+    return this.announced || this.events + this.heartbeats > 0;
   }
 
   bytesIn(count: number, now: number): void {

@@ -116,7 +116,8 @@ export interface ConnectOptions {
    */
   pollWaitMs?: number;
   /**
-   * After the cut of a healthy connection (it delivered events or heartbeats), the client
+   * After the cut of a healthy connection (its open notice came, or it delivered events or
+   * heartbeats), the client
    * reconnects at once, after a random wait of at most this, ms. Backoff is for failures in a
    * row only (docs/client.md, "Reconnects").
    * @default 0

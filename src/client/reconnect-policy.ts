@@ -44,11 +44,12 @@ const QUICK_LIMIT = 5;
 /**
  * When to reconnect after a loss (docs/client.md, "Reconnects"):
  * - a rotation the server asked for: at once;
- * - the cut of a healthy connection (it delivered events or heartbeats): at once, after a
+ * - the cut of a healthy connection (its open notice came, or it delivered events or
+ *   heartbeats): at once, after a
  *   jitter of at most `reconnectJitterMs` (0 by default). The network was fine a moment ago;
  *   waiting out a backoff window is pure lateness;
- * - a lesson changed the path: soon (jittered over the first window, no growth), since the
- *   path was wrong, not the network;
+ * - a lesson changed the path: at once after a healthy cut (with the new policy), else soon
+ *   (jittered over the first window, no growth), since the path was wrong, not the network;
  * - otherwise, consecutive failures: exponential full-jitter backoff, reset by a healthy
  *   connection or one that lived `healthyAfterMs`; `maxRetries` failures in a row give up.
  *
@@ -78,8 +79,11 @@ export class ReconnectPolicy {
       return { delayMs: 0, attempt: 0 };
     }
     if (loss.pathChanged) {
+      // A healthy connection taught a clock (rotate earlier, beat more often): at once with
+      // the new policy. A failing one (a transport that cannot open): soon, jittered.
       this.backoff.reset();
-      return { delayMs: this.random() * this.o.initialDelayMs, attempt: 0 };
+      const window = loss.healthy ? this.o.reconnectJitterMs : this.o.initialDelayMs;
+      return { delayMs: this.random() * window, attempt: 0 };
     }
     if (loss.healthy) {
       this.quick = loss.sinceOpenMs < QUICK_MS ? this.quick + 1 : 0;

@@ -287,6 +287,7 @@ export class Session {
 
   private onOpen(a: Attempt, info: OpenInfo): void {
     this.settleRace(a);
+    a.announced = true;
     if (info.heartbeatMs !== null) this.watch(a, info.heartbeatMs);
     this.connections++;
     this.sink.emitter.emit('open', {
@@ -360,13 +361,18 @@ export class Session {
   private lose(a: Attempt, cause: CutCause, info: CloseInfo | null, early: Lesson[] = []): void {
     if (this.closed) return;
     if (this.racer !== null) {
-      // One of two racing attempts was lost: the other goes on alone.
+      // One of two racing attempts was lost: the other goes on alone; a racer that could not
+      // open (a refused WebSocket) hands over to the next transport in the order.
       const other = a === this.racer ? this.attempt! : this.racer;
       this.racer = null;
       this.attempt = other;
       a.transport.close();
       this.record(a, cause, info);
       this.stall.arm(this.timing.opening());
+      if (a !== other && !a.announced) {
+        const next = nextTransport(this.o.transports, a.name, this.profile.avoid);
+        if (next !== null && next !== other.name) this.racer = this.open(next);
+      }
       return;
     }
     this.gen++;
@@ -380,7 +386,7 @@ export class Session {
     const decision = this.policy.next({
       cause,
       sinceOpenMs: report.sinceOpenMs,
-      healthy: report.opened && report.events + report.heartbeats > 0,
+      healthy: a.healthy,
       pathChanged: lessons.length > 0,
       floorMs: Math.max(this.retryFloorMs, (info?.retryAfterS ?? 0) * 1000),
       floorAlways: !this.outlast,

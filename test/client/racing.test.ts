@@ -90,8 +90,11 @@ describe('racing through a hop that holds, on first contact', () => {
         );
         expect(first.steps).toEqual(Array.from({ length: STEPS }, (_, i) => i));
         expect(first.result).toBe('done');
-        // Held until the end, the p50 would be ~1.2 s and the first event ~2.4 s late.
-        expect(first.first).toBeLessThan(HOLD_MS + 700);
+        // Held until the end, the p50 would be ~1.2 s and the first event ~2.4 s late. The
+        // bound is 4 round trips when a loaded machine makes those longer than HOLD_MS.
+        const bound = Number(/within (\d+) ms/.exec(first.moves[0]?.reason ?? '')?.[1] ?? HOLD_MS);
+        expect(bound).toBeGreaterThanOrEqual(HOLD_MS);
+        expect(first.first).toBeLessThan(bound + 700);
         expect(first.p50).toBeLessThan(400);
         expect(first.moves).toHaveLength(1);
         expect(first.moves[0]).toMatchObject({ from: 'sse' });
