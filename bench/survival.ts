@@ -33,7 +33,12 @@
  * outlast, connections lost (rotations included); overhead: the final result received minus
  * the job's return (its result carries the time, same clock), mean over completed jobs, in
  * path seconds (divided by SCALE); delay: publish to receipt, mean over received events, path
- * seconds; `-` (null in RESULT) when there is nothing to average. Measured on a 2-core
+ * seconds; lateness: arrival minus creation of every progress event, p50 and p99 over all
+ * jobs of the path and client, in wall-clock ms at this time scale (what a user of a job that
+ * short would see: the path's clocks and the backoff are scaled, the client's hold bound for
+ * racing, 2 s, is not); `-` (null in RESULT) when there is nothing to average. The last path,
+ * `hold-everything`, is not a preset: a hop that holds an event stream's response, its head
+ * included, until it ends. Measured on a 2-core
  * machine shared with other work: the load at the time shows in the delays.
  */
 import { fork } from 'node:child_process';
@@ -43,18 +48,31 @@ import { fileURLToPath } from 'node:url';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 import { connect, memoryProfileStore } from '../src/client/index.js';
-import { type ChaosProxy, createProxy } from '../src/proxy/index.js';
+import { type ChaosProxy, createProxy, type HopKnobs } from '../src/proxy/index.js';
 import { attachWebSocket, createOutlast, type Outlast } from '../src/server/index.js';
 import { startPlainServer } from './survival-plain-server.js';
-import { printTable, result } from './util.js';
+import { printTable, quantile, result } from './util.js';
 
 const SCALE = Number(process.env.SCALE ?? 0.05);
 const JOBS = Number(process.env.JOBS ?? 100);
 const DEADLINE = Number(process.env.DEADLINE ?? 2);
 const PATHS = (
   process.env.PATHS ??
-  'cloudflare;aws-alb;cloudflare,aws-alb;aws-service-connect;cloudflare,aws-alb,aws-service-connect;nginx-gzip;heroku;gcp-lb;corporate-av'
+  'cloudflare;aws-alb;cloudflare,aws-alb;aws-service-connect;cloudflare,aws-alb,aws-service-connect;nginx-gzip;heroku;gcp-lb;corporate-av;hold-everything'
 ).split(';');
+/**
+ * Paths that are not presets: knobs of the chaos proxy. `hold-everything`: a hop that holds an
+ * event stream's response, head included, until it ends (a buffering web server or scanning
+ * proxy that also keeps the head back).
+ */
+const CUSTOM_PATHS: Record<string, Partial<HopKnobs>> = {
+  'hold-everything': {
+    holdWhole: true,
+    headWaitsForBody: true,
+    bufferTypes: ['text/event-stream'],
+    fingerprint: null,
+  },
+};
 const CLIENTS = ['plain', 'plain-heartbeats', 'eventsource', 'heartbeats', 'outlast'] as const;
 type ClientKind = (typeof CLIENTS)[number];
 const LABEL: Record<ClientKind, string> = {
@@ -297,6 +315,9 @@ interface Row {
   overheadS: number | null;
   /** Null: no event received. */
   delayS: number | null;
+  /** Lateness (arrival minus creation) of every progress event, wall-clock ms: p50, p99. */
+  lateP50Ms: number | null;
+  lateP99Ms: number | null;
 }
 
 const SERVER_OF: Record<ClientKind, ServerKind> = {
@@ -335,6 +356,15 @@ async function runClient(base: string, kind: ClientKind): Promise<Row> {
     reconnects: mean(runs.map((r) => Math.max(0, r.connections - 1))) ?? 0,
     overheadS: seconds(mean(done.map((r) => r.overheadMs ?? 0))),
     delayS: seconds(mean(runs.flatMap((r) => r.delays))),
+    ...lateness(runs.flatMap((r) => r.delays)),
+  };
+}
+
+function lateness(delays: number[]): { lateP50Ms: number | null; lateP99Ms: number | null } {
+  if (delays.length === 0) return { lateP50Ms: null, lateP99Ms: null };
+  return {
+    lateP50Ms: Math.round(quantile(delays, 0.5)),
+    lateP99Ms: Math.round(quantile(delays, 0.99)),
   };
 }
 
@@ -404,9 +434,10 @@ async function servePaths(): Promise<void> {
   process.on('message', async (m: { type: string; path?: string; server?: ServerKind }) => {
     if (m.type === 'ready') process.send!({});
     else if (m.type === 'open') {
+      const custom = CUSTOM_PATHS[m.path!];
       const proxy = await createProxy({
         target: servers[m.server!].origin,
-        preset: m.path!,
+        ...(custom === undefined ? { preset: m.path! } : { knobs: custom }),
         timeScale: SCALE,
       });
       proxies.push(proxy);
@@ -437,13 +468,13 @@ async function main(): Promise<void> {
     paths[path] = rows;
     console.log(`## ${path}\n`);
     console.log(
-      '| client | jobs completed | events lost | duplicates | mean reconnects | time overhead (s) | mean event delay (s) |',
+      '| client | jobs completed | events lost | duplicates | mean reconnects | time overhead (s) | mean event delay (s) | lateness p50 / p99 (ms) |',
     );
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const kind of CLIENTS) {
       const r = rows[kind];
       console.log(
-        `| ${LABEL[kind]} | ${r.completed}/${JOBS} | ${r.lost} | ${r.duplicates} | ${r.reconnects.toFixed(1)} | ${r.overheadS?.toFixed(1) ?? '-'} | ${r.delayS?.toFixed(1) ?? '-'} |`,
+        `| ${LABEL[kind]} | ${r.completed}/${JOBS} | ${r.lost} | ${r.duplicates} | ${r.reconnects.toFixed(1)} | ${r.overheadS?.toFixed(1) ?? '-'} | ${r.delayS?.toFixed(1) ?? '-'} | ${r.lateP50Ms ?? '-'} / ${r.lateP99Ms ?? '-'} |`,
       );
     }
     console.log('');
@@ -461,6 +492,8 @@ async function main(): Promise<void> {
     outlast_min_completion: Math.min(...outlastRows.map((r) => r.completed / JOBS)),
     outlast_events_lost: outlastRows.reduce((n, r) => n + r.lost, 0),
     outlast_duplicates: outlastRows.reduce((n, r) => n + r.duplicates, 0),
+    outlast_max_late_p50_ms: Math.max(...outlastRows.map((r) => r.lateP50Ms ?? Infinity)),
+    outlast_max_late_p99_ms: Math.max(...outlastRows.map((r) => r.lateP99Ms ?? Infinity)),
     paths: Object.fromEntries(
       Object.entries(paths).map(([p, r]) => [
         p,
@@ -475,6 +508,8 @@ async function main(): Promise<void> {
               duplicates: r[k].duplicates,
               reconnects: Number(r[k].reconnects.toFixed(2)),
               overhead_s: r[k].overheadS === null ? null : Number(r[k].overheadS.toFixed(2)),
+              late_p50_ms: r[k].lateP50Ms,
+              late_p99_ms: r[k].lateP99Ms,
             },
           ]),
         ]),
