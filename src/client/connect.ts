@@ -30,7 +30,7 @@ export const transportFactories: Record<TransportName, TransportFactory> = {
   poll: openLongPoll,
 };
 
-/** A live connection: iterate it for events, or listen. */
+/** A live connection: iterate it for events (leaving the loop closes it), or listen. */
 export interface Connection extends AsyncIterable<ClientEvent> {
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof ConnectionEvents>(
@@ -346,7 +346,18 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     close,
     [Symbol.asyncIterator]: () => {
       iterated = true;
-      return queue;
+      // Leaving the loop (break, return, a throw in its body) closes the connection, as a
+      // Node stream's iterator destroys the stream: nothing keeps reconnecting for nobody.
+      return {
+        next: () => queue.next(),
+        return: () => {
+          close();
+          return queue.return();
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
     },
   };
 }

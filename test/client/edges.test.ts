@@ -223,3 +223,22 @@ describe('heartbeats as comments', () => {
     },
   );
 });
+
+describe('leaving the loop', () => {
+  it('break closes the connection: the stream is released and nothing reconnects', async () => {
+    let requests = 0;
+    let released = 0;
+    const origin = await httpFixture((req, res) => {
+      requests++;
+      req.socket.on('close', () => released++);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('retry: 10\n\ndata: a\n\ndata: b\n\n');
+    });
+    const conn = connect(`${origin}/s`, testOptions({ protocol: 'sse' }));
+    for await (const e of conn) if (e.data === 'a') break;
+    await expect(conn.done).rejects.toMatchObject({ code: 'client-closed' });
+    await until(() => released === 1, 'the stream released');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(requests).toBe(1);
+  });
+});
