@@ -50,7 +50,15 @@ export interface TestRedis {
 
 const BIN = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
-function launch(port: number, dir: string): Promise<ChildProcess> {
+/**
+ * Starts redis-server on `port` with no persistence in `dir` (`extra` arguments last, so they
+ * win) and resolves once it accepts connections.
+ */
+export function launchRedis(
+  port: number,
+  dir: string,
+  extra: string[] = [],
+): Promise<ChildProcess> {
   const child = spawn(
     BIN,
     [
@@ -66,6 +74,7 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
       dir,
       '--dbfilename',
       'dump.rdb',
+      ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -94,7 +103,7 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
     });
     child.on('error', (error) => {
       clearTimeout(timer);
-      reject(error);
+      reject(new Error(`${BIN} could not start (apt-get install redis-server): ${error.message}`));
     });
   });
 }
@@ -106,7 +115,7 @@ export async function startRedis(): Promise<TestRedis> {
   let child: ChildProcess | null = null;
   for (let attempt = 0; ; attempt++) {
     try {
-      child = await launch(port, dir);
+      child = await launchRedis(port, dir);
       break;
     } catch (error) {
       // The free port may have been taken between the probe and the start: take another.
@@ -137,7 +146,7 @@ export async function startRedis(): Promise<TestRedis> {
     resume: () => child?.kill('SIGCONT'),
     async start() {
       if (child !== null) return;
-      child = await launch(port, dir);
+      child = await launchRedis(port, dir);
     },
     async close() {
       await stop();

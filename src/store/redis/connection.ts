@@ -33,6 +33,84 @@ export interface ConnectOptions {
   name: string;
 }
 
+/**
+ * Socket options of every connection: fail fast until it was first ready (a clear error at
+ * start), then reconnect for ever with backoff.
+ */
+function socketOptions(o: ConnectOptions, everReady: () => boolean) {
+  return {
+    connectTimeout: o.connectTimeoutMs,
+    reconnectStrategy: (retries: number, cause: Error) =>
+      everReady() ? Math.min(50 * 2 ** Math.min(retries, 10), o.reconnectMaxDelayMs) : cause,
+  };
+}
+
+/**
+ * The key a cluster routes a command by: the first key of EVAL/EVALSHA, none for scripts
+ * without keys and for SCRIPT/INFO (any node), else the command's first argument. The store's
+ * scripts touch one hash slot each (see keys.ts), so their first key names the slot.
+ */
+function routingKey(args: readonly string[]): string | undefined {
+  const name = args[0]?.toUpperCase();
+  if (name === 'EVAL' || name === 'EVALSHA') return Number(args[2]) > 0 ? args[3] : undefined;
+  if (name === 'SCRIPT' || name === 'INFO' || name === 'PING') return undefined;
+  return args[1];
+}
+
+/**
+ * Opens one connection to a Redis Cluster (`clusterUrls`: some of its masters; the rest is
+ * discovered). Commands go to the node owning their key's slot; Pub/Sub uses one node (classic
+ * Pub/Sub reaches every node of a cluster). Reported as the single-node connection is.
+ */
+export async function openClusterConnection(
+  o: ConnectOptions & { rootUrls: string[] },
+): Promise<RedisConnection> {
+  const { createCluster } = await loadRedis();
+  let everReady = false;
+  const cluster = createCluster({
+    rootNodes: o.rootUrls.map((url) => ({ url })),
+    RESP: 2,
+    defaults: {
+      name: o.name,
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: o.maxPendingCommands,
+      socket: socketOptions(o, () => everReady),
+    },
+  });
+  cluster.on('error', () => {
+    // As for one node: reported through each failed call.
+  });
+  try {
+    await cluster.connect();
+    everReady = true;
+  } catch (error) {
+    cluster.destroy();
+    throw new OutlastError(
+      'store-unavailable',
+      `cannot connect to the Redis Cluster at ${o.rootUrls.map(redactUrl).join(', ')}: ${describe(error)}`,
+      { cause: error },
+    );
+  }
+  return {
+    get isReady() {
+      return cluster.isReady;
+    },
+    sendCommand: <T>(args: readonly string[], options?: { timeout?: number }) =>
+      cluster.sendCommand<T>(routingKey(args), false, [...args], options),
+    subscribe: (channel, listener, bufferMode) => cluster.subscribe(channel, listener, bufferMode),
+    unsubscribe: (channel, listener, bufferMode) =>
+      cluster.unsubscribe(channel, listener as never, bufferMode),
+    on(event: string, listener: (...args: never[]) => void) {
+      // A node back after a reconnect is what `ready` means for one connection.
+      const name = event === 'ready' ? 'node-ready' : event === 'error' ? 'node-error' : event;
+      cluster.on(name, listener as () => void);
+      return this;
+    },
+    connect: () => cluster.connect(),
+    destroy: () => cluster.destroy(),
+  } as RedisConnection;
+}
+
 /** Where to find the `redis` package, and what to say when it is missing. */
 async function loadRedis(): Promise<typeof import('redis')> {
   try {
@@ -65,11 +143,7 @@ export async function openConnection(o: ConnectOptions): Promise<RedisConnection
     name: o.name,
     disableOfflineQueue: true,
     commandsQueueMaxLength: o.maxPendingCommands,
-    socket: {
-      connectTimeout: o.connectTimeoutMs,
-      reconnectStrategy: (retries: number, cause: Error) =>
-        everReady ? Math.min(50 * 2 ** Math.min(retries, 10), o.reconnectMaxDelayMs) : cause,
-    },
+    socket: socketOptions(o, () => everReady),
   }) as unknown as RedisConnection;
   client.on('error', () => {
     // Reported through onConnectionChange and through each failed call; an 'error' event

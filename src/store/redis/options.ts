@@ -10,6 +10,14 @@ export interface RedisStoreOptions {
    */
   url?: string;
   /**
+   * Connect to a Redis Cluster (ElastiCache/MemoryDB in cluster mode, Valkey cluster) through
+   * these nodes (`redis://host:port`; the others are discovered) instead of `url`. Every
+   * script's keys share one hash slot, so the store works the same on a cluster. `null`: one
+   * node at `url`.
+   * @default null
+   */
+  clusterUrls?: string[] | null;
+  /**
    * Prefix of every key and channel this store uses, so several applications (or tests) can
    * share one Redis. Instances that must see the same streams use the same prefix.
    * @default 'outlast:'
@@ -122,6 +130,7 @@ export interface RedisStoreOptions {
 /** Default options of {@link createRedisStore}. */
 export const redisStoreDefaults = {
   url: 'redis://127.0.0.1:6379',
+  clusterUrls: null as string[] | null,
   keyPrefix: 'outlast:',
   maxEventsPerStream: 1000,
   maxBytesPerStream: 1_048_576,

@@ -3,6 +3,7 @@ import { formatEventId, newEpoch } from '../ids.js';
 import type { EventInput, ReadResult, Store, StoredEvent } from '../types.js';
 import {
   call,
+  openClusterConnection,
   openConnection,
   type RedisConnection,
   redactUrl,
@@ -71,14 +72,18 @@ function loadScripts(client: RedisConnection, timeout: number): Promise<unknown>
 export async function createRedisStore(options: RedisStoreOptions = {}): Promise<RedisStore> {
   const o = resolveRedisStoreOptions(options);
   const keys = keyspace(o.keyPrefix);
-  const connect = (role: string) =>
-    openConnection({
+  const connect = (role: string) => {
+    const how = {
       url: o.url,
       connectTimeoutMs: o.connectTimeoutMs,
       reconnectMaxDelayMs: o.reconnectMaxDelayMs,
       maxPendingCommands: o.maxPendingCommands,
       name: `outlast-${role}-${o.instanceId}`.replace(/[^\w.-]/g, '_'),
-    });
+    };
+    return o.clusterUrls === null || o.clusterUrls.length === 0
+      ? openConnection(how)
+      : openClusterConnection({ ...how, rootUrls: o.clusterUrls });
+  };
   const client: RedisConnection = await connect('cmd');
   let subscriber: RedisConnection;
   try {
