@@ -1,4 +1,4 @@
-import type { OutlastError } from '../errors.js';
+import { isOutlastError, type OutlastError } from '../errors.js';
 import type { JobContext, JobFunction } from '../server/jobs.js';
 import { createParser } from '../wire/parser.js';
 import type { SseEvent } from '../wire/types.js';
@@ -171,7 +171,8 @@ export function upstreamRun(
       return result;
     } catch (error) {
       if (timeoutError !== null) throw timeoutError;
-      if (ctx.signal.aborted) throw error;
+      // The gateway's own failures (the store refusing an event) are not the upstream's.
+      if (ctx.signal.aborted || isOutlastError(error)) throw error;
       throw classify(error, 'body', target);
     } finally {
       ctx.signal.removeEventListener('abort', onCancel);

@@ -1,10 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { OutlastError } from '../../src/errors.js';
+import { createMemoryStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/types.js';
 import { sleep, until } from '../helpers/server.js';
 import {
   expectIdle,
   readSse,
+  sseRoute,
   startTestGateway,
   startTestUpstream,
   type TestGateway,
@@ -27,6 +31,7 @@ beforeAll(async () => {
       }, 300);
       res.once('close', () => clearTimeout(t));
     },
+    '/three': sseRoute(3, 10),
     '/fail': (_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end('{"detail":"model overloaded"}');
@@ -267,5 +272,31 @@ describe('hostile clients', () => {
     await sleep(100);
     expect(up.hits.get('/ocr')).toBeUndefined();
     expect(gw.gateway.stats()).toMatchObject({ runs: 0, connections: 0 });
+  });
+
+  it('a store that fails in the middle of a run fails the run with the store error, not an upstream one', async () => {
+    const inner = createMemoryStore();
+    let appends = 0;
+    const append: Store['append'] = async (id, event) => {
+      // The run's own first event, then the upstream's: the third append fails.
+      if (++appends === 3)
+        throw new OutlastError('store-unavailable', 'Redis did not answer (test)');
+      return inner.append(id, event);
+    };
+    const store = new Proxy(inner, {
+      get: (target, key) => {
+        if (key === 'append') return append;
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Store;
+    gw = await startTestGateway({ upstream: up.url, store });
+    const r = await readSse(`${gw.url}/reset`);
+    const final = r.events.find((e) => e.type === 'outlast.error');
+    expect(JSON.parse(final!.data)).toMatchObject({
+      code: 'job-failed',
+      message: 'Redis did not answer (test)',
+    });
+    await inner.close();
   });
 });
