@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { bundle, runtimeBinary, spawnWithPort } from '../test/runtimes/remote.js';
+import { bundle, runtimeBinary, spawnWithPort } from '../test/runtimes/spawn.js';
 import { median, printTable, result } from './util.js';
 
 const { values: args } = parseArgs({

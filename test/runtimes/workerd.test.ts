@@ -5,7 +5,7 @@ import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, eventsOf, type TransportKind } from '../helpers/clients.js';
 import { sleep } from '../helpers/server.js';
-import { bundle, runtimeBinary } from './remote.js';
+import { bundle, runtimeBinary } from './spawn.js';
 
 /*
  * outlast/workers in workerd (Cloudflare's runtime, run locally by miniflare): the Worker
