@@ -9,7 +9,8 @@ export class ProbeProgressView {
   private readonly records = new Map<string, ExperimentRecord>();
   private readonly started = performance.now();
   private maxWaitMs = 0;
-  private drawn = 0;
+  /** Characters of each line of the block last drawn. */
+  private drawn: number[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly reported = new Set<string>();
 
@@ -65,13 +66,17 @@ export class ProbeProgressView {
     lines = lines.map((line) => fitLine(line, width));
     this.clear();
     this.out.write(`${lines.join('\n')}\n`);
-    this.drawn = lines.length;
+    this.drawn = lines.map((line) => [...line].length);
   }
 
   /** Moves up over the block last drawn and erases it to the end of the screen. */
   private clear(): void {
-    if (this.drawn > 0) this.out.write(`\r\x1b[${this.drawn}A\x1b[J`);
-    this.drawn = 0;
+    if (this.drawn.length === 0) return;
+    // A terminal made narrower since the draw has rewrapped those lines onto more rows.
+    const columns = (this.out as { columns?: number }).columns || 80;
+    const rows = this.drawn.reduce((n, len) => n + Math.max(1, Math.ceil(len / columns)), 0);
+    this.out.write(`\r\x1b[${rows}A\x1b[J`);
+    this.drawn = [];
   }
 
   /** Stops redrawing and clears the block. */

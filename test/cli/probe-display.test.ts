@@ -40,54 +40,67 @@ afterAll(async () => {
   await probe.close();
 });
 
-const screen = async (history: boolean): Promise<string[]> =>
-  (await tmux('capture-pane', '-p', '-J', '-t', 't', ...(history ? ['-S', '-'] : []))).stdout
+const screen = async (session: string, history: boolean): Promise<string[]> =>
+  (await tmux('capture-pane', '-p', '-J', '-t', session, ...(history ? ['-S', '-'] : []))).stdout
     .split('\n')
     .map((l) => l.replace(/\s+$/, ''));
 
+/** Runs the probe in a new 80x24 pane; narrows it to `narrowTo` columns once the block shows. */
+async function probeInTmux(session: string, narrowTo: number | null) {
+  const command = [
+    process.execPath,
+    '--import',
+    'tsx',
+    cliEntry,
+    'probe',
+    `${proxy.url}/outlast-probe`,
+    '--max-wait',
+    '3s',
+  ]
+    .map(shellQuote)
+    .join(' ');
+  // A clear of the whole screen scrolls it into the history by default (scroll-on-clear):
+  // the block starts at the top of a fresh pane, so that would look like a stale block.
+  await tmux(
+    'start-server',
+    ';',
+    'set-option',
+    '-g',
+    'scroll-on-clear',
+    'off',
+    ';',
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    '80',
+    '-y',
+    '24',
+    `${command}; echo "exit=$?"; sleep 60`,
+  );
+  const during: string[][] = [];
+  let last: string[] = [];
+  let width = 80;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 40_000) {
+    last = await screen(session, false);
+    if (last.some((l) => l.startsWith('exit='))) break;
+    if (last.some((l) => l.startsWith('probing:'))) {
+      during.push(last);
+      if (narrowTo !== null && width !== narrowTo && during.length === 2) {
+        await tmux('resize-window', '-t', session, '-x', String(narrowTo));
+        width = narrowTo;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return { during, last, all: await screen(session, true) };
+}
+
 describe('outlast probe on an 80-column terminal', () => {
   it('redraws one block that fits, and leaves only the report', { timeout: 60_000 }, async () => {
-    const command = [
-      process.execPath,
-      '--import',
-      'tsx',
-      cliEntry,
-      'probe',
-      `${proxy.url}/outlast-probe`,
-      '--max-wait',
-      '3s',
-    ]
-      .map(shellQuote)
-      .join(' ');
-    // A clear of the whole screen scrolls it into the history by default (scroll-on-clear):
-    // the block starts at the top of a fresh pane, so that would look like a stale block.
-    await tmux(
-      'start-server',
-      ';',
-      'set-option',
-      '-g',
-      'scroll-on-clear',
-      'off',
-      ';',
-      'new-session',
-      '-d',
-      '-s',
-      't',
-      '-x',
-      '80',
-      '-y',
-      '24',
-      `${command}; echo "exit=$?"; sleep 60`,
-    );
-    const during: string[][] = [];
-    let last: string[] = [];
-    const t0 = performance.now();
-    while (performance.now() - t0 < 40_000) {
-      last = await screen(false);
-      if (last.some((l) => l.startsWith('exit='))) break;
-      if (last.some((l) => l.startsWith('probing:'))) during.push(last);
-      await new Promise((r) => setTimeout(r, 150));
-    }
+    const { during, last, all } = await probeInTmux('wide', null);
     expect(last.find((l) => l.startsWith('exit='))).toBe('exit=0');
     // The block was seen live, with findings, and always fit.
     expect(during.length).toBeGreaterThan(3);
@@ -97,8 +110,24 @@ describe('outlast probe on an 80-column terminal', () => {
       for (const line of s) expect(line.length, line).toBeLessThanOrEqual(80);
     }
     // Afterwards: the report, and no trace of the block anywhere in the scrollback.
-    const all = await screen(true);
     expect(all.some((l) => l.startsWith('outlast probe http://'))).toBe(true);
     expect(all.filter((l) => /^probing:|^ {2}running \(|^ {2}known: /.test(l))).toEqual([]);
+  });
+
+  it('narrowed to 60 columns mid-probe: the block follows, nothing stale is left', {
+    timeout: 60_000,
+  }, async () => {
+    const { during, last, all } = await probeInTmux('narrow', 60);
+    expect(last.find((l) => l.startsWith('exit='))).toBe('exit=0');
+    const after = during.slice(4);
+    expect(after.length).toBeGreaterThan(0);
+    for (const s of after) {
+      expect(s.filter((l) => l.startsWith('probing:'))).toHaveLength(1);
+      for (const line of s) expect(line.length, line).toBeLessThanOrEqual(60);
+    }
+    // tmux's own reflow of the narrowed pane may move rows into its history, so the screen,
+    // not the scrollback, is what is checked here: the report, and no block left on it.
+    expect(all.some((l) => l.startsWith('outlast probe http://'))).toBe(true);
+    expect(last.filter((l) => /^probing:|^ {2}running \(|^ {2}known: /.test(l))).toEqual([]);
   });
 });
