@@ -19,9 +19,11 @@
  * Lost / duplicated / reordered are judged against the store's own log read at the end: for
  * each reader, an event the store holds between the first and last it saw that it never got
  * (and no gap notice excused) is lost; one it got twice is duplicated; one that came after a
- * later one is reordered. RSS is sampled every second after a forced GC (node --expose-gc);
- * growth is the median of the last 10 % of samples over the median of the 10 % just after
- * warm-up (the first 20 % of the run).
+ * later one is reordered. Retention is bounded (2 000 events per stream), so memory
+ * growth means a leak, not a growing log. RSS is sampled every second after a forced GC
+ * (node --expose-gc); per store phase, growth is the median of the last 10 % of samples over
+ * the median of the 10 % just after warm-up (the first 20 % of the phase); the worse phase
+ * is reported.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +43,11 @@ if (!Number.isFinite(totalSeconds) || totalSeconds <= 0) {
 }
 const STREAMS = 20;
 const READERS = 60;
+/**
+ * Events retained per stream: bounded, so that memory growth means a leak rather than a
+ * growing log. A reader resuming from an evicted id gets a gap (excused, not lost).
+ */
+const RETAINED = 2_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -85,11 +92,11 @@ async function phase(
   let errors = 0;
   const store: Store =
     redis === null
-      ? createMemoryStore({ maxEventsPerStream: 1_000_000 })
+      ? createMemoryStore({ maxEventsPerStream: RETAINED })
       : await createRedisStore({
           url: redis.url,
           keyPrefix: `soak${Date.now()}:`,
-          maxEventsPerStream: 1_000_000,
+          maxEventsPerStream: RETAINED,
           commandTimeoutMs: 2_000,
           onConnectionChange: null,
         });
@@ -233,8 +240,9 @@ async function phase(
         void (async () => {
           const first = await startJob('ok', key);
           const again = await startJob('ok', key);
+          if (first === null || again === null) return; // refused (503 during a pause)
           idempotentRetries++;
-          if (first !== null && first === again) idempotentSame++;
+          if (first === again) idempotentSame++;
         })();
       }
       await sleep(50);
@@ -349,12 +357,16 @@ try {
   await redis.close();
 }
 
-const rss = phases.flatMap((p) => p.rss);
-const warm = Math.max(1, Math.floor(rss.length * 0.2));
-const tenth = Math.max(1, Math.floor(rss.length * 0.1));
-const early = median(rss.slice(warm, warm + tenth));
-const late = median(rss.slice(-tenth));
-const growth = early > 0 ? ((late - early) / early) * 100 : 0;
+/** Growth of one phase: the last 10 % of its samples over the 10 % after its warm-up. */
+function growthOf(samples: number[]): { early: number; late: number; pct: number } {
+  const warm = Math.max(1, Math.floor(samples.length * 0.2));
+  const tenth = Math.max(1, Math.floor(samples.length * 0.1));
+  const early = median(samples.slice(warm, warm + tenth));
+  const late = median(samples.slice(-tenth));
+  return { early, late, pct: early > 0 ? ((late - early) / early) * 100 : 0 };
+}
+const growths = phases.map((p) => growthOf(p.rss));
+const growth = Math.max(...growths.map((g) => g.pct));
 
 printTable(
   [
@@ -384,9 +396,11 @@ printTable(
     String(p.errors),
   ]),
 );
-console.log(
-  `RSS after warm-up ${(early / 2 ** 20).toFixed(1)} MiB, at the end ${(late / 2 ** 20).toFixed(1)} MiB: growth ${growth.toFixed(1)} % (goal <= 5 %)`,
-);
+for (const [i, g] of growths.entries()) {
+  console.log(
+    `${phases[i]!.store}: RSS after warm-up ${(g.early / 2 ** 20).toFixed(1)} MiB, at the end ${(g.late / 2 ** 20).toFixed(1)} MiB: growth ${g.pct.toFixed(1)} % (goal <= 5 %)`,
+  );
+}
 const sum = (f: (p: PhaseFigures) => number) => phases.reduce((a, p) => a + f(p), 0);
 const leakedTotal = sum((p) => Object.values(p.leaked).reduce((a, b) => a + b, 0));
 const figures = {
