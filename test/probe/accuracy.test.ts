@@ -36,13 +36,9 @@ const rows: Array<{ preset: string; scale?: number }> = [
   { preset: 'squid' },
   { preset: 'apache' },
   { preset: 'fastly' },
-  { preset: 'akamai' },
   { preset: 'kong' },
-  { preset: 'azure-app-gateway' },
-  { preset: 'fly' },
   { preset: 'vercel' },
   { preset: 'fastly,varnish,apache' },
-  { preset: 'akamai,kong,squid' },
 ];
 
 /**
