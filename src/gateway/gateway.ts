@@ -205,11 +205,7 @@ export async function startRun(
       );
     }
   }
-  const headers = upstreamHeaders(inc.request().headers, client, [
-    'last-event-id',
-    'prefer',
-    'accept-encoding',
-  ]);
+  const headers = upstreamHeaders(inc.request().headers, client, ['prefer', 'accept-encoding']);
   // The gateway parses what it reads: no compression between it and the upstream.
   headers.set('accept-encoding', 'identity');
   const prefer = inc.header('prefer');

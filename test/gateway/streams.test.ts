@@ -64,6 +64,13 @@ describe('upstream event streams become outlast streams', () => {
     expect(JSON.parse(r.events.at(-2)!.data).result).toMatchObject({ status: 200, events: 10 });
     expect(r.events.at(-1)?.type).toBe('outlast.end');
     expect(up.hits.get('/sse')).toBe(1);
+    // A Last-Event-ID of the upstream's own (not a run's) goes to the upstream with a new run.
+    const own = await readSse(`${gw.url}/sse`, { headers: { 'last-event-id': 'up-3' } });
+    expect(up.seen.get('/sse')!['last-event-id']).toBe('up-3');
+    expect(JSON.parse(own.events.find((e) => e.type === 'outlast.open')!.data).resume).toBe(
+      'fresh',
+    );
+    expect(up.hits.get('/sse')).toBe(2);
   });
 
   it('sends headers and heartbeats at once while the upstream has not answered', async () => {
