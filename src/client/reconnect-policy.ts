@@ -37,7 +37,7 @@ export type ReconnectDecision = { delayMs: number; attempt: number } | { error: 
  * Healthy connections shorter than this count as quick: a path that cuts every connection at
  * once is failing, however much each one carries.
  */
-const QUICK_MS = 1_000;
+const QUICK_MS = 250;
 /** Quick healthy cuts in a row that still reconnect at once; past them the backoff counts. */
 const QUICK_LIMIT = 5;
 
