@@ -77,9 +77,7 @@ export function attribute(input: AttributionInput): Culprit[] {
   // "All named" needs a count to trust: a hop that replaces X-Forwarded-For hides the hops
   // in front of it from the count.
   const allNamed =
-    found.every((f) => f.known !== null) &&
-    chain.count <= products.length &&
-    !products.some((p) => p.resetsForwardedFor === true);
+    found.every((f) => f.known !== null) && chain.count <= products.length && !chain.lowerBound;
   const envoyTimeout = Number(echo?.find(([n]) => n === 'x-envoy-expected-rq-timeout-ms')?.[1]);
   const fb = records.find((r) => r.name === 'first-byte');
   const firstByteMs = limits.sse.firstByteMs;

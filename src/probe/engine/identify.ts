@@ -216,6 +216,11 @@ export interface Chain {
   order: string[];
   /** How count and order are known. */
   evidence: string[];
+  /**
+   * The count may miss hops: one that replaces X-Forwarded-For is on the path (named, or
+   * seen re-casing header names as Go proxies do).
+   */
+  lowerBound: boolean;
 }
 
 /**
@@ -256,14 +261,16 @@ export function readChain(
   }
   const recased = headerCase(raw);
   if (recased !== null) evidence.push(recased);
+  let lowerBound = recased?.includes('Go proxies') === true;
   for (const f of found) {
+    if (f.known?.resetsForwardedFor === true) lowerBound = true;
     if (f.known?.resetsForwardedFor === true)
       evidence.push(
         `${f.name} replaces x-forwarded-for: hops in front of it are not counted (the count is a lower bound)`,
       );
   }
   const named = found.filter((f) => !f.name.includes('unnamed')).length;
-  return { count: Math.max(count.hops, named), order: [...new Set(order)], evidence };
+  return { count: Math.max(count.hops, named), order: [...new Set(order)], evidence, lowerBound };
 }
 
 /**

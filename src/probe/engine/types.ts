@@ -140,7 +140,7 @@ export interface ProbeReport {
   /** Which hop each limit belongs to, how that is known (`basis`), and its fix. */
   culprits: Culprit[];
   /** How many hops the request crossed and their order, as far as the wire tells. */
-  chain: { count: number; order: string[]; evidence: string[] };
+  chain: { count: number; order: string[]; evidence: string[]; lowerBound: boolean };
   /** The requests that made hops answer for themselves, and who answered. */
   activeProbes: Array<{ probe: string; sent: string; status: number | null; answeredBy: string }>;
   transports: {
