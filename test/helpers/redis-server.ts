@@ -36,8 +36,11 @@ export interface TestRedis {
   readonly port: number;
   /** `redis://127.0.0.1:{port}` */
   readonly url: string;
-  /** Stops it: `save` writes its data first (a restart then keeps it); otherwise it is lost. */
-  stop(options?: { save?: boolean }): Promise<void>;
+  /**
+   * Stops it: `save` writes its data first (a restart then keeps it); `crash` kills it and
+   * keeps its files as they are (a restart rolls back to them); otherwise its data is lost.
+   */
+  stop(options?: { save?: boolean; crash?: boolean }): Promise<void>;
   /** Freezes it (SIGSTOP): connections stay open, nothing answers. */
   pause(): void;
   /** Thaws it (SIGCONT). */
@@ -109,13 +112,14 @@ export function launchRedis(
 }
 
 /** Starts redis-server on a free port (never 6379) with no persistence, in a temp dir. */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(options: { args?: string[] } = {}): Promise<TestRedis> {
+  const args = options.args ?? [];
   const dir = mkdtempSync(join(tmpdir(), 'outlast-redis-'));
   let port = await freePort();
   let child: ChildProcess | null = null;
   for (let attempt = 0; ; attempt++) {
     try {
-      child = await launchRedis(port, dir);
+      child = await launchRedis(port, dir, args);
       break;
     } catch (error) {
       // The free port may have been taken between the probe and the start: take another.
@@ -123,12 +127,15 @@ export async function startRedis(): Promise<TestRedis> {
       port = await freePort();
     }
   }
-  const stop = async (options: { save?: boolean } = {}) => {
+  const stop = async (options: { save?: boolean; crash?: boolean } = {}) => {
     const running = child;
     if (running === null || running.exitCode !== null) return;
     child = null;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    if (options.save === true) {
+    if (options.crash === true) {
+      // A crash: whatever the files hold now (last SAVE, AOF fsynced so far) is what comes back.
+      running.kill('SIGKILL');
+    } else if (options.save === true) {
       // SHUTDOWN SAVE: the dump holds every write Redis answered before it, and nothing is
       // executed after it; a restart then finds exactly what clients were told was stored.
       await command(port, ['SHUTDOWN', 'SAVE']).catch(() => {});
@@ -146,7 +153,7 @@ export async function startRedis(): Promise<TestRedis> {
     resume: () => child?.kill('SIGCONT'),
     async start() {
       if (child !== null) return;
-      child = await launchRedis(port, dir);
+      child = await launchRedis(port, dir, args);
     },
     async close() {
       await stop();

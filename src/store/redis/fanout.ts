@@ -35,6 +35,8 @@ export interface FeedReader {
     limit: number,
   ): Promise<{
     epoch: string;
+    /** First seq of the current epoch. */
+    start: number;
     gap: boolean;
     events: StoredEvent[];
     lastSeq: number;
@@ -85,8 +87,14 @@ class Feed {
   /** Applies a notification (Pub/Sub, or the answer of our own write). */
   notice(notice: Notice): void {
     if (this.dead) return;
-    if (notice.epoch !== this.epoch || notice.kind === 'deleted') {
+    if (notice.kind === 'deleted') {
       this.lose();
+      return;
+    }
+    // Another epoch: after a Redis restart new events start one (the re-read learns it and
+    // goes on from the kept history), or the stream was recreated (the re-read loses it).
+    if (notice.epoch !== this.epoch) {
+      this.repair();
       return;
     }
     if (notice.kind === 'event') this.offer(notice.event);
@@ -101,6 +109,8 @@ class Feed {
       return;
     }
     this.lastSeq = event.seq;
+    // The position is `epoch:lastSeq`, the last delivered id (epochs change after restarts).
+    this.epoch = event.id.slice(0, event.id.lastIndexOf(':'));
     for (const listener of this.listeners) listener.event(event);
     this.maybeEnd();
   }
@@ -156,11 +166,13 @@ class Feed {
         return;
       }
       if (this.dead) return;
-      if (result === null || result.epoch !== this.epoch || result.gap) {
+      if (result === null || result.gap) {
         this.lose();
         return;
       }
       for (const event of result.events) this.offer(event);
+      // Every event of earlier epochs delivered: the position is the current epoch's.
+      if (this.lastSeq >= result.start - 1) this.epoch = result.epoch;
       if (result.ended) this.endSeq = result.lastSeq;
       if (result.events.length >= batch) this.repairAgain = true;
       this.maybeEnd();

@@ -48,18 +48,52 @@ local function run_id(check)
   return run_cache
 end
 
--- The stream's epoch, or nil when unknown. A Redis restart may have rolled back the latest
--- writes (RDB snapshots, AOF everysec): their seqs would then be handed out again to other
--- events, under the same epoch, and a reader holding one would skip the new ones silently.
--- So the first touch after a restart gives the stream a new epoch: readers get an epoch gap.
+-- The stream's current epoch, or nil when unknown. A Redis restart may have rolled back the
+-- latest writes (RDB snapshots, AOF everysec): their seqs would then be handed out again to
+-- other events, and a reader holding one would skip the new ones silently. So the first touch
+-- after a restart starts a new epoch for the events appended from then on (from seq + 1); the
+-- events Redis kept keep their ids under the old epoch (field prev: ';epoch:startSeq' per
+-- earlier epoch, the last 16). A reader at a kept id resumes with nothing lost or repeated; a
+-- reader at an id the restart rolled back is past its epoch's end: a gap.
 local function current_epoch(m, new_epoch, check)
-  local h = redis.call('HMGET', m, 'epoch', 'run')
+  local h = redis.call('HMGET', m, 'epoch', 'run', 'prev', 'start', 'seq')
   if not h[1] then return nil end
   if check == '1' and h[2] ~= run_id(check) then
-    redis.call('HSET', m, 'epoch', new_epoch, 'run', run_id(check))
+    local prev = (h[3] or '') .. ';' .. h[1] .. ':' .. (h[4] or '1')
+    local _, count = string.gsub(prev, ';', ';')
+    if count > 16 then prev = string.gsub(prev, '^;[^;]*', '', 1) end
+    redis.call('HSET', m, 'epoch', new_epoch, 'run', run_id(check), 'prev', prev,
+      'start', tonumber(h[5] or '0') + 1)
     return new_epoch
   end
   return h[1]
+end
+
+-- The epochs as replies carry them: 'current', or 'current@startSeq;epoch:startSeq...'.
+local function epochs(m)
+  local h = redis.call('HMGET', m, 'epoch', 'prev', 'start')
+  if not h[2] or h[2] == '' then return h[1] end
+  return h[1] .. '@' .. h[3] .. h[2]
+end
+
+-- Whether 'after seq of epoch' is a position of this stream's history (not trimmed, and inside
+-- the seq range of that epoch).
+local function position_ok(m, epoch, after, last_seq, first_seq)
+  if not after or after < first_seq - 1 or after > last_seq then return false end
+  local h = redis.call('HMGET', m, 'epoch', 'prev', 'start')
+  local start = tonumber(h[3] or '1')
+  if epoch == h[1] then return after >= start - 1 end
+  if not h[2] then return false end
+  local segs = {}
+  for e, from in string.gmatch(h[2], ';(%w+):(%d+)') do segs[#segs + 1] = { e, tonumber(from) } end
+  for i = 1, #segs do
+    if segs[i][1] == epoch then
+      local stop = start - 1
+      if segs[i + 1] then stop = segs[i + 1][2] - 1 end
+      return after >= segs[i][2] - 1 and after <= stop
+    end
+  end
+  return false
 end
 
 -- epoch, last seq, ended, bytes, first retained seq (0: none), retained count; or nil.
@@ -69,7 +103,7 @@ local function info(m, e)
   local first = redis.call('XRANGE', e, '-', '+', 'COUNT', 1)[1]
   local first_seq = 0
   if first then first_seq = seq_of(first[1]) end
-  return { h[1], tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), first_seq, redis.call('XLEN', e) }
+  return { epochs(m), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), first_seq, redis.call('XLEN', e) }
 end
 
 -- Creates (new epoch), appends, ends. mode: c create, a append, f end with a final event,
@@ -137,9 +171,7 @@ local last_seq, first_seq = inf[2], inf[5]
 if first_seq == 0 then first_seq = last_seq + 1 end
 local from = first_seq
 local after = tonumber(ARGV[3])
-if ARGV[2] == inf[1] and after and after <= last_seq and after >= first_seq - 1 then
-  from = after + 1
-end
+if position_ok(m, ARGV[2], after, last_seq, first_seq) then from = after + 1 end
 inf[7] = from
 local limit = tonumber(ARGV[4])
 if limit ~= 0 and from <= last_seq then

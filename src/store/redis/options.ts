@@ -110,10 +110,11 @@ export interface RedisStoreOptions {
   lostJobTtlMs?: number;
   /**
    * Whether Redis keeps every acknowledged write across a restart (AOF with
-   * `appendfsync always`). When `false`, a restart may have rolled back the latest writes, and
-   * handing their seqs out again would be silent loss for a reader holding one; so each
-   * stream gets a new epoch on its first use after a Redis restart (readers get an epoch gap
-   * and the retained events again). When `true`, ids survive restarts.
+   * `appendfsync always`). When `false`, a restart may have rolled back the latest writes, so
+   * the first use of each stream after a Redis restart starts a new epoch for the events
+   * appended from then on: the events Redis kept keep their ids (readers resume with nothing
+   * lost or repeated), a reader at an id the restart rolled back gets an `epoch` gap, and no
+   * id ever names two events. When `true`, no new epoch is started.
    * @default false
    */
   trustRestartedData?: boolean;

@@ -18,8 +18,10 @@ import * as lua from './lua.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
   eventsOf,
+  gapReason,
   type InfoReply,
   infoOf,
+  parseEpochs,
   type ReadReply,
   readPosition,
   readResultOf,
@@ -193,12 +195,14 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
     // event coming back over Pub/Sub is then a duplicate by seq and is dropped.
     const feed = fanout.get(streamId);
     if (feed !== undefined) {
-      if (feed.epoch !== epoch) feed.lose();
+      // Another epoch: a new one after a Redis restart (the feed re-reads to learn it), or
+      // a recreated stream (the re-read finds the feed's position gone and loses it).
+      if (feed.epoch !== epoch) feed.repair();
       else {
         if (event !== null) feed.offer(event);
         if (mode !== 'a') feed.offerEnd(lastSeq);
-        await feed.catchUp(lastSeq);
       }
+      await feed.catchUp(lastSeq);
     }
     return event;
   }
@@ -241,12 +245,14 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       async readAfter(streamId, epoch, seq, limit) {
         const reply = await readRaw(streamId, epoch, String(seq), limit);
         if (reply === null) return null;
-        const [current, lastSeq, ended, , firstSeq, length] = reply;
+        const [raw, lastSeq, ended, , firstSeq, length] = reply;
         const first = length > 0 ? firstSeq : lastSeq + 1;
+        const epochs = parseEpochs(raw);
         return {
-          epoch: current,
-          gap: current !== epoch || seq > lastSeq || seq < first - 1,
-          events: eventsOf(reply, current),
+          epoch: epochs.current,
+          start: epochs.start,
+          gap: gapReason(epochs, { epoch, seq }, lastSeq, first) !== null,
+          events: eventsOf(reply, epochs),
           lastSeq,
           ended: ended === 1,
         };
@@ -254,7 +260,7 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       async probe(streamId) {
         const reply = await readRaw(streamId, '', '', 0);
         if (reply === null) return null;
-        return { epoch: reply[0], lastSeq: reply[1], ended: reply[2] === 1 };
+        return { epoch: parseEpochs(reply[0]).current, lastSeq: reply[1], ended: reply[2] === 1 };
       },
     },
   });
@@ -328,8 +334,10 @@ export async function createRedisStore(options: RedisStoreOptions = {}): Promise
       // that subscribed, then read, never gets one of these events again afterwards.
       const feed = fanout.get(streamId);
       if (feed !== undefined) {
-        if (feed.epoch !== result.epoch) feed.lose();
-        else if (feed.lastSeq < lastSeq) {
+        if (feed.epoch !== result.epoch) {
+          feed.repair();
+          await feed.catchUp(lastSeq);
+        } else if (feed.lastSeq < lastSeq) {
           for (const event of result.events) feed.offer(event);
           if (result.ended) feed.offerEnd(lastSeq);
           await feed.catchUp(lastSeq);
