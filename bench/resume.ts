@@ -459,6 +459,8 @@ async function main(): Promise<void> {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  // The host never outlives the bench, whatever ends it.
+  process.on('exit', () => child.kill());
   const ask = <T>(m: Record<string, unknown>) =>
     new Promise<T>((resolve) => {
       child.once('message', (v) => resolve(v as T));
