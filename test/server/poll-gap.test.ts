@@ -85,17 +85,4 @@ describe('a long-poll gap with no retained event', () => {
     await reading;
     expect(got).toEqual(['after']);
   });
-
-  it('a server answering every poll empty at once still gets polled with a pause', async () => {
-    server = await startServer({ pollWaitMs: 0, maxPollWaitMs: 0 });
-    await server.outlast.publish('s', { data: 'a' });
-    const polls = countPolls(server);
-    const conn = connect(
-      `${server.base}/streams/s`,
-      testOptions({ transports: ['poll'], protocol: 'outlast', pollWaitMs: 0 }),
-    );
-    await sleep(1_000);
-    conn.close();
-    expect(polls.count).toBeLessThanOrEqual(12);
-  });
 });
