@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
-import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useProbePath } from '../helpers/probe-path.js';
 import { cliEntry, repoRoot, shellQuote } from './helpers.js';
 
 /*
@@ -23,21 +22,10 @@ const tmux = (...args: string[]) =>
     throw error;
   });
 
-let probe: RunningProbeServer;
-let proxy: ChaosProxy;
-beforeAll(async () => {
-  probe = await startProbeServer({ maxRequestsPerMinute: 100_000 });
-  // Service Connect's clocks at 0.01: a 150 ms total clock, so cuts (long "known" lines) come in.
-  proxy = await createProxy({
-    target: probe.url.replace(/\/outlast-probe$/, ''),
-    preset: 'cloudflare,aws-alb,aws-service-connect',
-    timeScale: 0.01,
-  });
-});
+// Service Connect's clocks at 0.01: a 150 ms total clock, so cuts (long "known" lines) come in.
+const path = useProbePath('cloudflare,aws-alb,aws-service-connect', 0.01);
 afterAll(async () => {
   await tmux('kill-server').catch(() => {});
-  await proxy.close();
-  await probe.close();
 });
 
 const screen = async (session: string, history: boolean): Promise<string[]> =>
@@ -53,7 +41,7 @@ async function probeInTmux(session: string, narrowTo: number | null) {
     'tsx',
     cliEntry,
     'probe',
-    `${proxy.url}/outlast-probe`,
+    `${path.proxy.url}/outlast-probe`,
     '--max-wait',
     '3s',
   ]

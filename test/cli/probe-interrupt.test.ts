@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
-import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
+import { describe, expect, it } from 'vitest';
+import { useProbePath } from '../helpers/probe-path.js';
 import { cliEntry, repoRoot } from './helpers.js';
 
 /*
@@ -11,20 +10,7 @@ import { cliEntry, repoRoot } from './helpers.js';
  * (750 ms), so a limit is found long before the 30 s max-wait.
  */
 
-let probe: RunningProbeServer;
-let proxy: ChaosProxy;
-beforeAll(async () => {
-  probe = await startProbeServer({ maxRequestsPerMinute: 100_000 });
-  proxy = await createProxy({
-    target: probe.url.replace(/\/outlast-probe$/, ''),
-    preset: 'aws-service-connect',
-    timeScale: 0.05,
-  });
-});
-afterAll(async () => {
-  await proxy.close();
-  await probe.close();
-});
+const path = useProbePath('aws-service-connect', 0.05);
 
 /** Runs `outlast probe` from source, sends `signal` once `ready` matches its output. */
 function interrupt(args: string[], signal: NodeJS.Signals, ready: RegExp) {
@@ -65,7 +51,7 @@ describe('outlast probe, interrupted', () => {
     timeout: 60_000,
   }, async () => {
     const r = await interrupt(
-      [`${proxy.url}/outlast-probe`, '--json', '--max-wait', '30s'],
+      [`${path.proxy.url}/outlast-probe`, '--json', '--max-wait', '30s'],
       'SIGINT',
       // The non-TTY progress line of the total clock's cut (on stderr with --json).
       /sse-total/,
@@ -89,7 +75,7 @@ describe('outlast probe, interrupted', () => {
     timeout: 60_000,
   }, async () => {
     const r = await interrupt(
-      [`${proxy.url}/outlast-probe`, '--max-wait', '30s'],
+      [`${path.proxy.url}/outlast-probe`, '--max-wait', '30s'],
       'SIGTERM',
       /sse-total/,
     );

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningProbeServer, startProbeServer } from '../../src/probe/server/standalone.js';
-import { type ChaosProxy, createProxy } from '../../src/proxy/index.js';
+import { describe, expect, it } from 'vitest';
+import { useProbePath } from '../helpers/probe-path.js';
 import { cli } from './helpers.js';
 
 /*
@@ -8,21 +7,7 @@ import { cli } from './helpers.js';
  * types, through the Service Connect incident's path (Service Connect's 15 s total at 0.05: 750 ms).
  */
 
-let probe: RunningProbeServer;
-let proxy: ChaosProxy;
-
-beforeAll(async () => {
-  probe = await startProbeServer({ maxRequestsPerMinute: 100_000 });
-  proxy = await createProxy({
-    target: probe.url.replace(/\/outlast-probe$/, ''),
-    preset: 'cloudflare,aws-alb,aws-service-connect',
-    timeScale: 0.05,
-  });
-});
-afterAll(async () => {
-  await proxy.close();
-  await probe.close();
-});
+const path = useProbePath('cloudflare,aws-alb,aws-service-connect', 0.05);
 
 const num = expect.any(Number);
 const numOrNull = (v: unknown): boolean => v === null || typeof v === 'number';
@@ -34,7 +19,7 @@ describe('outlast probe --json', () => {
   }, async () => {
     const { code, out } = await cli([
       'probe',
-      `${proxy.url}/outlast-probe`,
+      `${path.proxy.url}/outlast-probe`,
       '--json',
       '--max-wait',
       '2s',
@@ -42,7 +27,7 @@ describe('outlast probe --json', () => {
     expect(code).toBe(0);
     const report = JSON.parse(out);
     expect(report).toMatchObject({
-      target: `${proxy.url}/outlast-probe`,
+      target: `${path.proxy.url}/outlast-probe`,
       durationMs: num,
       limits: { sse: {}, websocket: {} },
       buffering: { detected: false, heldBytes: 0, fixedByHeaders: null },
@@ -109,12 +94,12 @@ describe('outlast probe --json', () => {
     retry: 1,
   }, async () => {
     // Layer 1: the whole path; layer 2: Service Connect's own address; layer 3: the service.
-    const sc = proxy.hops[2]!.url;
+    const sc = path.proxy.hops[2]!.url;
     const { code, out } = await cli([
       'probe',
-      proxy.url,
+      path.proxy.url,
       sc,
-      probe.url,
+      path.probe.url,
       '--json',
       '--max-wait',
       '2s',
@@ -130,9 +115,9 @@ describe('outlast probe --json', () => {
     expect(total.appearsAt).toEqual([{ index: 1, valueMs: total.values[1] }]);
     const text = await cli([
       'probe',
-      proxy.url,
+      path.proxy.url,
       sc,
-      probe.url,
+      path.probe.url,
       '--max-wait',
       '1500ms',
       '--transports',
