@@ -164,10 +164,13 @@ export class ServerCore implements SessionHub {
   readonly heldPolls = new Set<() => void>();
   closed = false;
   draining = false;
+  /** The default memory store belongs to this server; a store passed in belongs to the caller. */
+  private readonly ownsStore: boolean;
 
   constructor(options: ServerOptions) {
     this.o = resolveOptions(options);
     this.store = this.o.store;
+    this.ownsStore = options.store === undefined;
     this.metrics = this.o.metrics;
     this.maxBufferBytes = this.o.maxBufferBytes;
     this.readBatch = this.o.readBatch;
@@ -379,11 +382,15 @@ export class ServerCore implements SessionHub {
     };
   }
 
-  /** Ends every session and cancels running jobs. */
+  /**
+   * Ends every session and cancels running jobs. Closes the store only when this server
+   * created it (the default memory store), so its sweep timer does not outlive the server.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const session of [...this.sessions]) session.close('shutdown');
     this.wheel.clear();
     await this.jobs.close('server shutting down');
+    if (this.ownsStore) await this.store.close();
   }
 }

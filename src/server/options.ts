@@ -42,7 +42,10 @@ export interface CorsOptions {
 
 /** Every option of the server. Defaults are in {@link serverDefaults}. */
 export interface ServerOptions {
-  /** Where streams and job records live. @default a new `createMemoryStore()` */
+  /**
+   * Where streams and job records live. A store passed here is the caller's to close; the
+   * default one is closed by `close()`. @default a new `createMemoryStore()`
+   */
   store?: Store;
   /** Path prefix of every route. @default '/outlast' */
   basePath?: string;

@@ -153,3 +153,18 @@ describe('timing', () => {
     await until(() => server!.outlast.connections === 0, 'the reader to be gone');
   });
 });
+
+describe('close', () => {
+  it('closes the memory store it created, and leaves a store passed in open', async () => {
+    const own = createOutlast({});
+    await own.close();
+    // The default store's sweep timer would otherwise run (and hold the store) for good.
+    await expect(own.store.append('s', { event: 'message', data: 'x' })).rejects.toMatchObject({ code: 'store-closed' });
+
+    const store = createMemoryStore();
+    const shared = createOutlast({ store });
+    await shared.close();
+    await expect(store.append('s', { event: 'message', data: 'x' })).resolves.toMatchObject({ data: 'x' });
+    await store.close();
+  });
+});
