@@ -6,7 +6,7 @@ import { connect } from '../client/index.js';
 import { OutlastError } from '../errors.js';
 import { runProbe } from '../probe/index.js';
 import { renderHtmlReport } from '../probe/report/html.js';
-import { human } from '../probe/report/text.js';
+import { culpritWho, human } from '../probe/report/text.js';
 import { createProxy, parsePresetList } from '../proxy/index.js';
 import { readArgs } from './args.js';
 import type { CliCommand, CliContext } from './command.js';
@@ -124,7 +124,7 @@ async function run(context: CliContext): Promise<number> {
     if (report.buffering.detected)
       say(`   buffering             ${report.buffering.heldBytes} bytes held`);
     for (const c of report.culprits) {
-      say(`   culprit: ${c.limit} ${human(c.valueMs)} is ${c.name}: ${c.reason}`);
+      say(`   culprit: ${c.limit} ${human(c.valueMs)}: ${culpritWho(c)}: ${c.reason}`);
     }
     const r = report.recommendation;
     // The probe caps its heartbeat at the server's 15 s default, a production figure: here

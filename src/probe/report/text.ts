@@ -75,10 +75,18 @@ export function formatReport(report: ProbeReport): string {
 }
 
 /** A culprit as text: the finding (or the inference, worded as one), then its fix or how to learn more. */
+/** Who a culprit is, as strongly as its basis allows: a name, a probable name, or unknown. */
+export function culpritWho(c: Culprit): string {
+  return c.basis === 'unknown'
+    ? 'hop unknown'
+    : c.basis === 'inference'
+      ? `probably ${c.name}`
+      : c.name;
+}
+
+/** The lines of one culprit in the text report: what it is, how sure, how to confirm and fix it. */
 export function culpritLines(c: Culprit): string[] {
-  const who =
-    c.basis === 'unknown' ? 'hop unknown' : c.basis === 'inference' ? `probably ${c.name}` : c.name;
-  const lines = [`  ${c.limit} ${human(c.valueMs)}: ${who} [${c.basis}] ${c.reason}`];
+  const lines = [`  ${c.limit} ${human(c.valueMs)}: ${culpritWho(c)} [${c.basis}] ${c.reason}`];
   if (c.confirm !== undefined) lines.push(`    to confirm: ${c.confirm}`);
   if (c.fix !== null) lines.push(`    fix on ${c.name}: ${c.fix.line}  (${c.fix.where})`);
   for (const p of c.popOut ?? []) lines.push(`    to pop one piece out: ${p}`);
