@@ -290,11 +290,16 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     );
     session.rttMs = postRttMs;
     session.connect();
-    const unwatch = watchPage(
+    const page = watchPage(
       options.lifecycle !== undefined ? options.lifecycle : pageLifecycle(),
       () => session?.wake(),
     );
-    done.then(unwatch, unwatch);
+    const unlisten = emitter.on('cut', () => page.lost());
+    const stop = () => {
+      unlisten();
+      page.stop();
+    };
+    done.then(stop, stop);
   };
 
   const close = () => {

@@ -192,8 +192,9 @@ export interface ConnectOptions {
    */
   WebSocket?: WebSocketLike | null;
   /**
-   * Page-lifecycle events (`online`, `visibilitychange` to visible, `pageshow`): a reconnect
-   * waiting on its backoff runs at once when one fires. `null`: not watched.
+   * Page-lifecycle events (`online`, `visibilitychange` to visible, `pageshow` after a loss
+   * while hidden or from the back/forward cache): a reconnect waiting on its backoff runs at
+   * once when one fires (a connection that is up is left alone). `null`: not watched.
    * @default the page's `window` and `document` (none in Node)
    */
   lifecycle?: PageLifecycle | null;

@@ -19,18 +19,34 @@ import { proxyFor, sleep, startTestServer } from './helpers.js';
 const STEPS = 40;
 /** Requests per same-origin SSE path of the page server. */
 const hits = new Map<string, number>();
+/** When each request of a same-origin SSE path came, ms (Date.now). */
+const hitTimes = new Map<string, number[]>();
 const LONG = 'a'.repeat(40);
 
 /**
  * Same-origin SSE endpoints of the page server (the page reads them by relative URL):
  * `/sse/bom`: a U+FEFF at the start of a chunk in mid-stream, long enough for the browser's
  * native decoder; `/sse/refuse-first/*`: a 503 first (a long backoff follows), then
- * one event.
+ * one event; `/sse/ticks/*`: an endless stream that resumes after Last-Event-ID.
  */
-function sameOrigin(path: string, res: import('node:http').ServerResponse): void {
+function sameOrigin(
+  path: string,
+  req: import('node:http').IncomingMessage,
+  res: import('node:http').ServerResponse,
+): void {
   const n = (hits.get(path) ?? 0) + 1;
   hits.set(path, n);
-  if (path === '/sse/bom') {
+  hitTimes.set(path, [...(hitTimes.get(path) ?? []), Date.now()]);
+  if (path.startsWith('/sse/ticks/')) {
+    // An endless resumable stream: event N every 100 ms, from after Last-Event-ID.
+    let i = Number(req.headers['last-event-id'] ?? 0);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    const timer = setInterval(() => {
+      i++;
+      res.write(`id: ${i}\ndata: ${i}\n\n`);
+    }, 100);
+    res.on('close', () => clearInterval(timer));
+  } else if (path === '/sse/bom') {
     // Each piece in its own chunk: a decoder that strips a BOM at the start of what it decodes
     // (TextDecoder without ignoreBOM) would turn the second into a data line.
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -84,7 +100,7 @@ beforeAll(async () => {
     if (req.url === '/outlast-client.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
     } else if (path.startsWith('/sse/')) {
-      sameOrigin(path, res);
+      sameOrigin(path, req, res);
     } else
       res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>t</title>');
   });
@@ -135,24 +151,34 @@ describe('browser bundle', () => {
   }, 60_000);
 });
 
-describe('browser bundle at the page edges', () => {
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-  let tab: import('playwright-core').Page;
+/**
+ * One Chromium with one tab on `path` of the page server for a describe block; `inPage` runs
+ * `body` (the text of an async function body, `connect` in scope) in it.
+ */
+function chromiumTab(path: string, options: Parameters<typeof launchChromium>[0] = {}) {
+  const t = {
+    browser: null as Awaited<ReturnType<typeof launchChromium>> | null,
+    tab: null as unknown as import('playwright-core').Page,
+    inPage: (body: string) =>
+      t.tab.evaluate(`(async () => {
+        const { connect } = await import('/outlast-client.js');
+        ${body}
+      })()`),
+  };
   beforeAll(async () => {
-    browser = await launchChromium();
-    tab = await browser.context.newPage();
-    await tab.goto(`${pageOrigin}/app/index.html`);
+    t.browser = await launchChromium(options);
+    t.tab = await t.browser.context.newPage();
+    await t.tab.goto(`${pageOrigin}${path}`);
   }, 30_000);
   afterAll(async () => {
-    await browser?.close();
+    await t.browser?.close();
   });
+  return t;
+}
 
-  /** Runs `body` (the text of an async function body, `connect` in scope) in the page. */
-  const inPage = (body: string) =>
-    tab.evaluate(`(async () => {
-      const { connect } = await import('/outlast-client.js');
-      ${body}
-    })()`);
+describe('browser bundle at the page edges', () => {
+  const page = chromiumTab('/app/index.html');
+  const inPage = page.inPage;
 
   it('reads a relative URL against the page, as fetch and EventSource do', async () => {
     const got = (await inPage(`
@@ -186,9 +212,10 @@ describe('browser bundle at the page edges', () => {
   it('reconnects at once on the real online event (context.setOffline)', async () => {
     await inPage(`${waiting('/sse/refuse-first/online')}
       window.__conn = conn;`);
-    await browser.context.setOffline(true);
+    await page.browser!.context.setOffline(true);
     await sleep(100);
     const started = Date.now();
+    let onlineAt = 0;
     const [got] = await Promise.all([
       inPage(`
         const it = window.__conn[Symbol.asyncIterator]();
@@ -197,11 +224,18 @@ describe('browser bundle at the page edges', () => {
         window.__conn.close();
         return { data: first.value.data, online: await online };
       `),
-      sleep(100).then(() => browser.context.setOffline(false)),
+      sleep(100).then(async () => {
+        onlineAt = Date.now();
+        await page.browser!.context.setOffline(false);
+      }),
     ]);
     expect(got).toEqual({ data: 'back', online: true });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(hits.get('/sse/refuse-first/online')).toBe(2);
+    // The backoff was 20 s: the reconnect followed the event.
+    const at = hitTimes.get('/sse/refuse-first/online')!;
+    console.log(`chromium: reconnect ${at[1]! - onlineAt} ms after online`);
+    expect(at[1]! - onlineAt).toBeLessThan(2_000);
   }, 30_000);
 
   it('reconnects at once when the tab becomes visible again', async () => {
@@ -216,6 +250,88 @@ describe('browser bundle at the page edges', () => {
     expect(got).toBe('back');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(hits.get('/sse/refuse-first/visible')).toBe(2);
+  }, 30_000);
+
+  it('an abort the client did not ask for (window.stop()) is a loss: it reconnects and resumes', async () => {
+    const got = (await inPage(`
+      const conn = connect('/sse/ticks/stop', { protocol: 'sse', initialDelayMs: 20, maxDelayMs: 200 });
+      const ticks = [], cuts = [];
+      conn.on('cut', (c) => cuts.push(c.cause));
+      for await (const e of conn) {
+        ticks.push(Number(e.data));
+        if (ticks.length === 3) window.stop();
+        if (ticks.length === 8) break;
+      }
+      return { ticks, cuts };
+    `)) as { ticks: number[]; cuts: string[] };
+    // Every id once, in order, across the cut: the reconnect resumed after Last-Event-ID.
+    expect(got.ticks).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(got.cuts[0]).toMatch(/^(mid-stream-eof|network-error)$/);
+    expect(got.cuts.at(-1)).toBe('client-abort');
+    expect(hits.get('/sse/ticks/stop')).toBe(2);
+  }, 30_000);
+});
+
+describe('browser bundle across the back/forward cache', () => {
+  const page = chromiumTab('/app/bf.html', { backForwardCache: true });
+  const inPage = page.inPage;
+
+  /** Leaves the page and comes back to it from the back/forward cache. */
+  const awayAndBack = async (awayMs: number) => {
+    await page.tab.goto(`${pageOrigin}/app/elsewhere.html`);
+    await sleep(awayMs);
+    const back = Date.now();
+    await page.tab.goBack({ waitUntil: 'commit' });
+    return back;
+  };
+
+  it('pageshow from the cache runs a reconnect waiting on its backoff at once', async () => {
+    // Only `window` is watched: the restore's visibilitychange cannot be what woke it.
+    await inPage(`
+      window.__shows = [];
+      addEventListener('pageshow', (e) => window.__shows.push(e.persisted));
+      const conn = connect('/sse/refuse-first/pageshow', {
+        protocol: 'sse', initialDelayMs: 20000, maxDelayMs: 20000, random: () => 0.99,
+        lifecycle: { window, document: null },
+      });
+      window.__conn = conn;
+      await new Promise((resolve) => conn.on('reconnecting', resolve));
+    `);
+    const back = await awayAndBack(300);
+    const got = await inPage(`
+      const first = await window.__conn[Symbol.asyncIterator]().next();
+      window.__conn.close();
+      return { data: first.value.data, shows: window.__shows };
+    `);
+    // The same page object came back (persisted), not a reload.
+    expect(got).toEqual({ data: 'back', shows: [true] });
+    const at = hitTimes.get('/sse/refuse-first/pageshow')!;
+    expect(at).toHaveLength(2);
+    console.log(`chromium: reconnect ${at[1]! - back} ms after going back (backoff 20 s)`);
+    expect(at[1]! - back).toBeLessThan(2_000);
+  }, 30_000);
+
+  it('a healthy connection comes back from the cache as it was: no reconnect, nothing lost', async () => {
+    await inPage(`
+      window.__ticks = [];
+      window.__cuts = [];
+      const conn = connect('/sse/ticks/bfcache', { protocol: 'sse' });
+      window.__live = conn;
+      conn.on('event', (e) => window.__ticks.push(Number(e.data)));
+      conn.on('cut', (c) => window.__cuts.push(c.cause));
+      while (window.__ticks.length < 2) await new Promise((r) => setTimeout(r, 20));
+    `);
+    await awayAndBack(500);
+    const got = (await inPage(`
+      const seen = window.__ticks.length;
+      while (window.__ticks.length < seen + 3) await new Promise((r) => setTimeout(r, 20));
+      const cuts = [...window.__cuts];
+      window.__live.close();
+      return { ticks: window.__ticks, cuts };
+    `)) as { ticks: number[]; cuts: string[] };
+    expect(got.cuts).toEqual([]);
+    expect(got.ticks).toEqual(Array.from({ length: got.ticks.length }, (_, i) => i + 1));
+    expect(hits.get('/sse/ticks/bfcache')).toBe(1);
   }, 30_000);
 });
 

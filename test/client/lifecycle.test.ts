@@ -19,11 +19,11 @@ function fakePage() {
 }
 
 /** An endpoint that refuses (503) the first request and streams afterwards. */
-async function refusesFirst() {
+async function refusesFirst(refuseAfterMs = 0) {
   const times: number[] = [];
   const origin = await httpFixture((_req, res) => {
     times.push(Date.now());
-    if (times.length === 1) res.writeHead(503).end();
+    if (times.length === 1) setTimeout(() => res.writeHead(503).end(), refuseAfterMs);
     else
       res
         .writeHead(200, { 'content-type': 'text/event-stream' })
@@ -63,6 +63,88 @@ describe('page lifecycle', () => {
     conn.close();
   });
 
+  /** Connects to `url` with `page` and waits for the long backoff after the refusal. */
+  async function waitingOn(page: ReturnType<typeof fakePage>, url: string) {
+    const conn = connect(url, testOptions({ protocol: 'sse', lifecycle: page, ...slow }));
+    const delays: number[] = [];
+    conn.on('reconnecting', (r) => delays.push(r.delayMs));
+    await until(() => delays.length === 1, 'the backoff after the refusal');
+    return conn;
+  }
+  const show = (p: ReturnType<typeof fakePage>, persisted: boolean) =>
+    p.window.dispatchEvent(Object.assign(new Event('pageshow'), { persisted }));
+
+  it('pageshow of a page load does not cut short a backoff that began while visible', async () => {
+    const page = fakePage();
+    page.document.visibilityState = 'visible';
+    const { url, times } = await refusesFirst();
+    const conn = await waitingOn(page, url);
+    show(page, false);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(times).toHaveLength(1);
+    conn.close();
+  });
+
+  it.each([
+    ['hidden by visibilitychange', true],
+    ['hidden by pagehide', false],
+  ])('pageshow after a loss while %s reconnects at once', async (_name, byVisibility) => {
+    const page = fakePage();
+    page.document.visibilityState = 'visible';
+    // The page is hidden while the first request waits; its refusal comes while hidden.
+    const { url, times } = await refusesFirst(300);
+    const waiting = waitingOn(page, url);
+    await until(() => times.length === 1, 'the first request');
+    if (byVisibility) {
+      page.document.visibilityState = 'hidden';
+      page.document.dispatchEvent(new Event('visibilitychange'));
+    } else page.window.dispatchEvent(new Event('pagehide'));
+    const conn = await waiting;
+    page.document.visibilityState = 'visible';
+    const woke = Date.now();
+    show(page, false);
+    const first = await conn[Symbol.asyncIterator]().next();
+    expect(first.value?.data).toBe('back');
+    expect(times[1]! - woke).toBeLessThan(1_000);
+    conn.close();
+  });
+
+  it('pageshow from the back/forward cache (persisted) runs a backoff begun before it', async () => {
+    const page = fakePage();
+    page.document.visibilityState = 'visible';
+    const { url, times } = await refusesFirst();
+    const conn = await waitingOn(page, url);
+    page.window.dispatchEvent(new Event('pagehide'));
+    const woke = Date.now();
+    show(page, true);
+    const first = await conn[Symbol.asyncIterator]().next();
+    expect(first.value?.data).toBe('back');
+    expect(times[1]! - woke).toBeLessThan(1_000);
+    conn.close();
+  });
+
+  it('a healthy connection is not torn down by online, visible or pageshow', async () => {
+    const page = fakePage();
+    let requests = 0;
+    const origin = await httpFixture((_req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).write('data: up\n\n');
+    });
+    const conn = connect(`${origin}/s`, testOptions({ protocol: 'sse', lifecycle: page }));
+    const cuts: CutReport[] = [];
+    conn.on('cut', (c) => cuts.push(c));
+    expect((await conn[Symbol.asyncIterator]().next()).value?.data).toBe('up');
+    page.window.dispatchEvent(new Event('pagehide'));
+    page.document.dispatchEvent(new Event('visibilitychange'));
+    page.document.visibilityState = 'visible';
+    page.document.dispatchEvent(new Event('visibilitychange'));
+    show(page, true);
+    page.window.dispatchEvent(new Event('online'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect({ requests, cuts: cuts.length }).toEqual({ requests: 1, cuts: 0 });
+    conn.close();
+  });
+
   it('a tab turning hidden does not wake anything; a closed connection stops listening', async () => {
     const page = fakePage();
     const { url, times } = await refusesFirst();
@@ -82,6 +164,23 @@ describe('page lifecycle', () => {
 });
 
 describe('aborts nobody asked for', () => {
+  it('a background AbortError before the response is network-error, and the client reconnects', async () => {
+    let requests = 0;
+    const fetch = async () => {
+      requests++;
+      if (requests === 1) throw new DOMException('The operation was aborted.', 'AbortError');
+      return new Response('data: 2\n\n', { headers: { 'content-type': 'text/event-stream' } });
+    };
+    const conn = connect('http://127.0.0.1:9/s', testOptions({ protocol: 'sse', fetch }));
+    const cuts: CutReport[] = [];
+    conn.on('cut', (c) => cuts.push(c));
+    const first = await conn[Symbol.asyncIterator]().next();
+    conn.close();
+    expect(first.value?.data).toBe('2');
+    expect(cuts[0]?.cause).toBe('network-error');
+    expect(cuts.at(-1)?.cause).toBe('client-abort');
+  });
+
   it.each([
     ['a background AbortError', () => new DOMException('The operation was aborted.', 'AbortError')],
     ["Safari's TypeError: Load failed", () => new TypeError('Load failed')],

@@ -18,7 +18,15 @@ export interface TestChromium {
  * this machine does not have (background networking, component updates, sync, QUIC), which
  * otherwise fill the log with refused connections at every start.
  */
-export async function launchChromium(): Promise<TestChromium> {
+export async function launchChromium(
+  options: {
+    /**
+     * Keep Chromium's back/forward cache on (playwright turns it off by default), so that
+     * going back restores the page (`pageshow` with `persisted`) instead of reloading it.
+     */
+    backForwardCache?: boolean;
+  } = {},
+): Promise<TestChromium> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is not installed: run .ci/run, or apt-get install -y chromium`);
   }
@@ -26,6 +34,9 @@ export async function launchChromium(): Promise<TestChromium> {
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
+    ...(options.backForwardCache === true
+      ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] }
+      : {}),
     args: [
       '--headless',
       '--no-sandbox',
