@@ -159,12 +159,16 @@ describe('close', () => {
     const own = createOutlast({});
     await own.close();
     // The default store's sweep timer would otherwise run (and hold the store) for good.
-    await expect(own.store.append('s', { event: 'message', data: 'x' })).rejects.toMatchObject({ code: 'store-closed' });
+    await expect(own.store.append('s', { event: 'message', data: 'x' })).rejects.toMatchObject({
+      code: 'store-closed',
+    });
 
     const store = createMemoryStore();
     const shared = createOutlast({ store });
     await shared.close();
-    await expect(store.append('s', { event: 'message', data: 'x' })).resolves.toMatchObject({ data: 'x' });
+    await expect(store.append('s', { event: 'message', data: 'x' })).resolves.toMatchObject({
+      data: 'x',
+    });
     await store.close();
   });
 });
