@@ -89,6 +89,25 @@ export async function expectIdle(outlast: Outlast, timeoutMs = 3000): Promise<vo
   }
 }
 
+/** Anything with an outlast server to check and a way to close it (a TestServer, a host). */
+export interface Closable {
+  readonly outlast: Outlast;
+  close(): Promise<void>;
+}
+
+/**
+ * The `afterEach` of a server test: asserts the server holds nothing once its clients are
+ * gone ({@link expectIdle}), then closes it either way. Every test becomes a leak test.
+ */
+export async function closeIdle(server: Closable | undefined): Promise<void> {
+  if (server === undefined) return;
+  try {
+    await expectIdle(server.outlast);
+  } finally {
+    await server.close();
+  }
+}
+
 /**
  * `it` for a test that needs the server in this process: its job closes over test state, or
  * it hands over an `AbortSignal` or the Node server. The runtime suites (test/runtimes) run

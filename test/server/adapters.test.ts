@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachWebSocket, createOutlast, type Outlast } from '../../src/server/index.js';
 import { connect, eventsOf, type TransportKind } from '../helpers/clients.js';
-import { sleep, until } from '../helpers/server.js';
+import { closeIdle, sleep, until } from '../helpers/server.js';
 
 /** One framework hosting outlast on a real server, port 0. */
 interface Hosted {
@@ -94,8 +94,9 @@ const frameworks: [string, () => Promise<Hosted>][] = [
 
 let hosted: Hosted | undefined;
 afterEach(async () => {
-  await hosted?.close();
+  const h = hosted;
   hosted = undefined;
+  await closeIdle(h); // every test is a leak test
 });
 
 describe.each(frameworks)('adapter: %s', (_name, host) => {

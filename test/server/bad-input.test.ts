@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect, connectWs, eventsOf } from '../helpers/clients.js';
-import { startServer, type TestServer, until } from '../helpers/server.js';
+import { closeIdle, startServer, type TestServer, until } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  await server?.close();
+  const s = server;
   server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 function openWs(

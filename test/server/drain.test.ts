@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../helpers/clients.js';
-import { expectIdle, sleep, startServer, type TestServer, until } from '../helpers/server.js';
+import {
+  closeIdle,
+  expectIdle,
+  sleep,
+  startServer,
+  type TestServer,
+  until,
+} from '../helpers/server.js';
 
 /*
  * outlast.drain(): what a deploy needs. New starts are refused with 503 and Retry-After,
@@ -10,8 +17,9 @@ import { expectIdle, sleep, startServer, type TestServer, until } from '../helpe
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  await server?.close();
+  const s = server;
   server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 describe('drain', () => {

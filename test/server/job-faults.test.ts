@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
 import { type Fault, faultyStore } from '../helpers/faulty-store.js';
-import { sleep, startServer } from '../helpers/server.js';
+import { expectIdle, sleep, startServer } from '../helpers/server.js';
 
 /*
  * A store fault at every await of the job lifecycle (start, progress, settle, cancel), each a
@@ -43,6 +43,7 @@ describe.each(points)('a store fault at %s', (point) => {
       expect(stored?.state).toBe(record.state);
       if (record.state === 'succeeded') expect(finals[0]!.event).toBe('outlast.result');
       else expect(JSON.parse(finals[0]!.data)).toEqual(stored?.error);
+      await expectIdle(s.outlast);
     } finally {
       await s.close();
     }

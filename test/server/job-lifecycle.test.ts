@@ -4,7 +4,7 @@ import type { ServerOptions } from '../../src/server/index.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
 import { type FaultPlan, faultyStore } from '../helpers/faulty-store.js';
-import { sleep, startServer, type TestServer } from '../helpers/server.js';
+import { closeIdle, sleep, startServer, type TestServer } from '../helpers/server.js';
 
 /*
  * The job lifecycle under store faults and hostile job functions: every started job settles
@@ -13,11 +13,9 @@ import { sleep, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  if (server !== undefined) {
-    expect(server.outlast.connections).toBe(0);
-    await server.close();
-  }
+  const s = server;
   server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 async function withFaults(plan: FaultPlan, options: ServerOptions = {}) {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerOptions } from '../../src/server/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
-import { sleep, startServer, type TestServer } from '../helpers/server.js';
+import { closeIdle, sleep, startServer, type TestServer } from '../helpers/server.js';
 
 /*
  * Jobs tied to who started them (the identity `authorize` answers), and idempotent starts.
@@ -9,8 +9,9 @@ import { sleep, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  await server?.close();
+  const s = server;
   server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 const authorize: ServerOptions['authorize'] = (request) => {

@@ -1,12 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
-import { inProcessOnly, sleep, startServer, type TestServer, until } from '../helpers/server.js';
+import {
+  closeIdle,
+  inProcessOnly,
+  sleep,
+  startServer,
+  type TestServer,
+  until,
+} from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  await server?.close();
+  const s = server;
   server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 const getJob = async (s: TestServer, id: string) =>
@@ -64,10 +72,13 @@ describe('jobs', () => {
     server = await startServer();
     let aborted = false;
     const job = await server.outlast.startJob(async (ctx) => {
-      ctx.signal.addEventListener('abort', () => {
-        aborted = true;
-      });
-      await sleep(10_000);
+      // Ends when cancelled: a job that ignored its signal would still count as running.
+      await new Promise<void>((resolve) =>
+        ctx.signal.addEventListener('abort', () => {
+          aborted = true;
+          resolve();
+        }),
+      );
     });
     const conn = connect('sse', server.base, job.id);
     await conn.waitFor((m) => m.type === 'open');

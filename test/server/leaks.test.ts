@@ -4,7 +4,14 @@ import { createOutlast, type Outlast } from '../../src/server/index.js';
 import { createMemoryStore, type Store } from '../../src/store/index.js';
 import { connect, type TransportKind } from '../helpers/clients.js';
 import { testRedisStore } from '../helpers/redis-store.js';
-import { expectIdle, sleep, startServer, type TestServer, until } from '../helpers/server.js';
+import {
+  closeIdle,
+  expectIdle,
+  sleep,
+  startServer,
+  type TestServer,
+  until,
+} from '../helpers/server.js';
 
 /*
  * A client that leaves while the server awaits (authorize, the first store read) must leave
@@ -13,8 +20,9 @@ import { expectIdle, sleep, startServer, type TestServer, until } from '../helpe
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  await server?.close();
+  const s = server;
   server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 /** A store whose reads (or `info`, for upgrades) take `ms` longer. */
@@ -62,8 +70,9 @@ describe.each<TransportKind>(['sse', 'ws', 'poll'])('Node adapter, %s', (kind) =
 describe('fetch adapter', () => {
   let outlast: Outlast | undefined;
   afterEach(async () => {
-    await outlast?.close();
+    const o = outlast;
     outlast = undefined;
+    await closeIdle(o && { outlast: o, close: () => o.close() });
   });
 
   for (const phase of ['authorize', 'first read'] as const) {

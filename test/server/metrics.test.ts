@@ -3,12 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, type PrometheusMetrics } from '../../src/metrics/index.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf } from '../helpers/clients.js';
-import { sleep, startServer, type TestServer, until } from '../helpers/server.js';
+import { closeIdle, sleep, startServer, type TestServer, until } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  await server?.close();
+  const s = server;
   server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 async function value(
@@ -58,7 +59,11 @@ describe('metrics', () => {
     // Jobs: one succeeds, one is cancelled.
     const ok = await outlast.startJob(() => 1);
     await ok.settled;
-    const slow = await outlast.startJob(() => sleep(5000));
+    // Ends when cancelled: a job that ignored its signal would still count as running.
+    const slow = await outlast.startJob(
+      (ctx) =>
+        new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve())),
+    );
     await slow.cancel();
 
     // Two clients report stalls, one sends a cause we do not know.

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createOutlast, type Outlast } from '../../src/server/index.js';
 import { createParser } from '../../src/wire/index.js';
+import { closeIdle } from '../helpers/server.js';
 
 /*
  * Property: whatever the interleaving of publishes and client cuts, a client that resumes
@@ -96,7 +97,7 @@ describe('resume property', () => {
               }
               if (ended) break;
             }
-            await outlast.close();
+            await closeIdle({ outlast, close: () => outlast.close() });
             expect(received).toEqual(sent);
           },
         ),

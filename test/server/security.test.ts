@@ -11,7 +11,7 @@ import {
   hardenServer,
   type ServerOptions,
 } from '../../src/server/index.js';
-import { expectIdle, startServer, type TestServer, until } from '../helpers/server.js';
+import { closeIdle, expectIdle, startServer, type TestServer, until } from '../helpers/server.js';
 import { cli } from '../probe/helpers.js';
 
 /*
@@ -22,12 +22,9 @@ import { cli } from '../probe/helpers.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  try {
-    if (server !== undefined) await expectIdle(server.outlast);
-  } finally {
-    await server?.close();
-    server = undefined;
-  }
+  const s = server;
+  server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 /** Opens a WebSocket and reports the handshake's outcome: 101, or the refusal's status. */

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MemoryStore } from '../../src/store/index.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import { connect, eventsOf, type Finish, type TransportKind } from '../helpers/clients.js';
-import { expectIdle, sleep, startServer, type TestServer, until } from '../helpers/server.js';
+import { closeIdle, sleep, startServer, type TestServer, until } from '../helpers/server.js';
 
 /*
  * One suite, three transports: every behaviour of docs/protocol.md that applies to a transport
@@ -11,13 +11,9 @@ import { expectIdle, sleep, startServer, type TestServer, until } from '../helpe
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  try {
-    // Every test is a leak test: once its clients are gone the server holds nothing.
-    if (server !== undefined) await expectIdle(server.outlast);
-  } finally {
-    await server?.close();
-    server = undefined;
-  }
+  const s = server;
+  server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 /** A small deterministic PRNG: the cut points are random but the same on every run. */

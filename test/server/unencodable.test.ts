@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isOutlastError } from '../../src/errors.js';
 import { createOutlast, type Outlast } from '../../src/server/index.js';
 import { formatEvent } from '../../src/wire/index.js';
+import { closeIdle } from '../helpers/server.js';
 
 /*
  * Data JSON cannot encode (a cycle, a BigInt, a function, a symbol) is refused with
@@ -19,8 +20,9 @@ const bad: Array<[string, unknown]> = [
 
 let outlast: Outlast | undefined;
 afterEach(async () => {
-  await outlast?.close();
+  const o = outlast;
   outlast = undefined;
+  await closeIdle(o && { outlast: o, close: () => o.close() }); // every test is a leak test
 });
 
 describe('unencodable event data', () => {
