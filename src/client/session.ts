@@ -17,6 +17,7 @@ import type {
   CloseInfo,
   FetchLike,
   OpenInfo,
+  PollPace,
   TransportFactory,
   TransportHandlers,
   TransportName,
@@ -76,6 +77,8 @@ export class Session {
    */
   rttMs: number | null = null;
   private retryFloorMs = 0;
+  /** Shared by every poll transport of the session: a reopen keeps the pause between polls. */
+  private readonly pollPace: PollPace = { notBefore: 0 };
   private timer: unknown = null;
   private closed = false;
   private final: { result?: unknown; error?: OutlastError } | null = null;
@@ -173,6 +176,7 @@ export class Session {
         maxEventBytes: this.o.maxEventBytes,
         pollWaitMs: this.timing.pollWait(),
         currentLastEventId: () => this.lastEventId,
+        pollPace: this.pollPace,
         fetch: this.o.fetch,
         WebSocket: this.o.WebSocket,
       },

@@ -1,6 +1,6 @@
 import type { PathProfile } from './profile.js';
 import { stallTimeout } from './stall.js';
-import type { TransportName } from './transport.js';
+import { emptyPollPauseMs, type TransportName } from './transport.js';
 
 /** The options the timing reads. */
 export interface TimingOptions {
@@ -68,10 +68,16 @@ export class PathTiming {
     return name === 'sse' ? this.o.stallTimeoutMs : this.o.openTimeoutMs;
   }
 
-  /** Watchdog for an announced heartbeat: k heartbeats (k + 1 holds for long-polling). */
+  /**
+   * Watchdog for an announced heartbeat: k heartbeats; for long-polling k + 1 poll rounds,
+   * a round being the hold or, for polls answered early, the pause between them (a watchdog
+   * shorter than that pause would cut every poll and reopen at once: a loop).
+   */
   forHeartbeat(name: TransportName, heartbeatMs: number): number {
     const k = this.o.stallFactor;
-    return name === 'poll' ? stallTimeout(this.pollWait(), 1 + k) : stallTimeout(heartbeatMs, k);
+    if (name !== 'poll') return stallTimeout(heartbeatMs, k);
+    const wait = this.pollWait();
+    return stallTimeout(Math.max(wait, emptyPollPauseMs(wait)), 1 + k);
   }
 }
 

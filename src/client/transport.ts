@@ -137,8 +137,30 @@ export interface TransportContext {
   pollWaitMs: number;
   /** Long-polling: the id to resume after at each poll (moves as events arrive). */
   currentLastEventId(): string | null;
+  /**
+   * Long-polling: the connection's pace, shared by every poll transport it opens. A poll
+   * answered empty early sets `notBefore`; the next poll waits for it even when it is the
+   * first of a new transport (a reconnect must not skip the pause).
+   */
+  pollPace?: PollPace;
   fetch: FetchLike;
   WebSocket: WebSocketLike | null;
+}
+
+/** When the next long-poll may be sent (Unix ms); see {@link TransportContext.pollPace}. */
+export interface PollPace {
+  notBefore: number;
+}
+
+/** Shortest time between two polls when the first came back empty, ms. */
+const MIN_EMPTY_POLL_MS = 100;
+
+/**
+ * How long a long-poll answered empty sooner than its hold waits before the next one, ms (at
+ * least 100 ms, at most 1 s, else the hold): no answer, however odd, makes polling spin.
+ */
+export function emptyPollPauseMs(pollWaitMs: number): number {
+  return Math.max(MIN_EMPTY_POLL_MS, Math.min(1_000, pollWaitMs));
 }
 
 /**

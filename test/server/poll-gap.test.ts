@@ -3,7 +3,7 @@ import { connect } from '../../src/client/index.js';
 import type { MemoryStore } from '../../src/store/index.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import { testOptions } from '../client/helpers.js';
-import { expectIdle, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { closeIdle, sleep, startServer, type TestServer } from '../helpers/server.js';
 
 /*
  * A long-poll answered with a gap and no retained event must tell where to go on from, the
@@ -12,12 +12,9 @@ import { expectIdle, sleep, startServer, type TestServer } from '../helpers/serv
 
 let server: TestServer | undefined;
 afterEach(async () => {
-  try {
-    if (server !== undefined) await expectIdle(server.outlast);
-  } finally {
-    await server?.close();
-    server = undefined;
-  }
+  const s = server;
+  server = undefined;
+  await closeIdle(s); // every test is a leak test
 });
 
 async function poll(base: string, query: string) {
@@ -84,5 +81,38 @@ describe('a long-poll gap with no retained event', () => {
     await server.outlast.end('s');
     await reading;
     expect(got).toEqual(['after']);
+  });
+
+  it('a server answering every poll empty at once gets polled with a pause, never in a loop', async () => {
+    server = await startServer({ pollWaitMs: 0, maxPollWaitMs: 0 });
+    await server.outlast.publish('s', { data: 'a' });
+    const arrivals: number[] = [];
+    server.server.prependListener('request', (req) => {
+      if (req.url?.includes('transport=poll')) arrivals.push(performance.now());
+    });
+    // A short backoff, so that a reopen loop (even a backed-off one) shows as many polls.
+    const conn = connect(
+      `${server.base}/streams/s`,
+      testOptions({
+        transports: ['poll'],
+        protocol: 'outlast',
+        pollWaitMs: 0,
+        initialDelayMs: 10,
+        maxDelayMs: 40,
+      }),
+    );
+    const cuts: string[] = [];
+    conn.on('cut', (c) => cuts.push(c.cause));
+    await sleep(1_500);
+    conn.close();
+    // Paced: one poll per 100 ms pause, about 15 in 1.5 s; before, every poll was cut by a
+    // stall watchdog shorter than the pause and reopened at once (50 and more).
+    expect(arrivals.length).toBeLessThanOrEqual(20);
+    expect(arrivals.length).toBeGreaterThanOrEqual(3);
+    // The first poll carries the event, the next follows at once; every later one was empty.
+    const empty = arrivals.slice(1);
+    const gaps = empty.slice(1).map((t, i) => t - empty[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(80);
+    expect(cuts.filter((c) => c !== 'client-abort')).toEqual([]);
   });
 });

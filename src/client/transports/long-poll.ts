@@ -1,4 +1,5 @@
 import {
+  emptyPollPauseMs,
   eventTooLarge,
   statusClose,
   type Transport,
@@ -6,9 +7,6 @@ import {
   type TransportHandlers,
 } from '../transport.js';
 import { describe } from './sse.js';
-
-/** Shortest time between two polls when the first came back empty, ms. */
-const MIN_EMPTY_POLL_MS = 100;
 
 interface PollBody {
   events?: Array<{ id?: unknown; event?: unknown; data?: unknown }>;
@@ -36,8 +34,17 @@ export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Trans
    */
   let position: string | null | undefined;
   // A poll answered empty sooner than this waits out the rest before the next: no answer,
-  // however odd, makes the loop spin.
-  const floorMs = Math.max(MIN_EMPTY_POLL_MS, Math.min(1_000, ctx.pollWaitMs));
+  // however odd, makes the loop spin. The pace outlives this transport: when the connection
+  // reopens polling (a cut, a stall), the first poll of the new one still waits.
+  const floorMs = emptyPollPauseMs(ctx.pollWaitMs);
+  const pace = ctx.pollPace ?? { notBefore: 0 };
+  const waitFor = async (ms: number): Promise<void> => {
+    if (ms <= 0 || done) return;
+    await new Promise<void>((resolve) => {
+      pause = { timer: setTimeout(resolve, ms), resolve };
+    });
+    pause = null;
+  };
   const finish = (fn: () => void): void => {
     if (done) return;
     done = true;
@@ -47,6 +54,9 @@ export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Trans
   void (async () => {
     let first = true;
     while (!done) {
+      // Never longer than one pause: a wall clock stepped back must not hold polling.
+      await waitFor(Math.min(floorMs, pace.notBefore - Date.now()));
+      if (done) return;
       const url = new URL(ctx.url);
       const last = position !== undefined ? position : ctx.currentLastEventId();
       const askedAt = Date.now();
@@ -123,13 +133,7 @@ export function openLongPoll(ctx: TransportContext, h: TransportHandlers): Trans
         const next = body.lastEventId;
         position = typeof next === 'string' && next !== '' ? next : null;
       }
-      const early = floorMs - (Date.now() - askedAt);
-      if (events.length === 0 && early > 0 && !done) {
-        await new Promise<void>((resolve) => {
-          pause = { timer: setTimeout(resolve, early), resolve };
-        });
-        pause = null;
-      }
+      if (events.length === 0) pace.notBefore = Math.max(pace.notBefore, askedAt + floorMs);
     }
   })();
 
