@@ -98,6 +98,8 @@ export interface MemoryStore extends Store {
   clear(): void;
   /** Streams held now. */
   readonly size: number;
+  /** What the store holds now (streams, job records, idempotency keys), for leak checks. */
+  readonly counts: { streams: number; jobRecords: number; jobKeys: number };
 }
 
 const textEncoder = new TextEncoder();
@@ -253,6 +255,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     for (const [id, entry] of jobs) {
       if (entry.expiresAt !== null && entry.expiresAt <= t) jobs.delete(id);
     }
+    // Expired idempotency keys too: otherwise each stays until its bound pushes it out.
+    for (const [key, held] of jobKeys) if (held.expiresAt <= t) jobKeys.delete(key);
   }
 
   /** A job record that has not expired, or `null` (an expired one is dropped). */
@@ -300,6 +304,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   return {
     get size() {
       return streams.size;
+    },
+
+    get counts() {
+      return { streams: streams.size, jobRecords: jobs.size, jobKeys: jobKeys.size };
     },
 
     async create(streamId) {

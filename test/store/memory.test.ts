@@ -55,6 +55,22 @@ describe('memory store bounds', () => {
     await store.close();
   });
 
+  it('sweeps expired job records and idempotency keys', async () => {
+    let clock = 0;
+    const store = createMemoryStore({ sweepIntervalMs: 20, now: () => clock });
+    const rec = { id: 'j', state: 'succeeded' as const, createdAt: 0, updatedAt: 0 };
+    await store.setJob(rec, 500);
+    expect(await store.claimJobKey('k1', 'j', 500)).toBeNull();
+    expect(await store.claimJobKey('k2', 'j2', 5_000)).toBeNull();
+    expect(store.counts).toEqual({ streams: 0, jobRecords: 1, jobKeys: 2 });
+    clock = 1_000;
+    await new Promise((r) => setTimeout(r, 80));
+    // Nothing read them again: the sweep alone dropped the expired ones.
+    expect(store.counts).toEqual({ streams: 0, jobRecords: 0, jobKeys: 1 });
+    expect(await store.claimJobKey('k2', 'other', 5_000)).toBe('j2');
+    await store.close();
+  });
+
   it('bounds job records, dropping settled ones first', async () => {
     const store = createMemoryStore({ maxJobRecords: 2, sweepIntervalMs: null });
     const rec = (id: string, state: 'running' | 'succeeded') => ({
