@@ -28,11 +28,15 @@
  * through each holding preset of the chaos proxy and a hop that holds everything (head
  * included), at real time, a fresh client with no profile; lateness = arrival minus creation,
  * p50 per path and client.
+ * Knobs: ISO, ISO_CUTS, STORM, KINDS (e.g. `KINDS=504,restart`), CLIENTS (e.g. `CLIENTS=outlast`);
+ * HIST=1 prints, per scenario, the event-loop lag of both processes and, per storm, the first
+ * reconnects in 50 ms bins after the cut (to tell the policy's spread from a clumping loop).
  */
 import { fork } from 'node:child_process';
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTcp } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { DurableStream, stream as dsStream } from '@durable-streams/client';
 import { DurableStreamTestServer } from '@durable-streams/server';
@@ -277,6 +281,8 @@ async function host(): Promise<void> {
   for (const c of ALL_CLIENTS) ports[c] = await listen(relays[c].server);
   const proxies: Array<{ close(): Promise<void> }> = [];
 
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   process.on('message', async (m: Record<string, unknown>) => {
     const reply = (v: unknown) => process.send!(v);
     switch (m.type) {
@@ -306,6 +312,12 @@ async function host(): Promise<void> {
         return reply({});
       }
       case 'collect': {
+        if (process.env.HIST) {
+          console.log(
+            `host loop lag max ${Math.round(lag.max / 1e6)} ms p99 ${Math.round(lag.percentile(99) / 1e6)} ms`,
+          );
+          lag.reset();
+        }
         const r = relays[current.client];
         const log = { cuts: r.log.cuts, accepts: r.log.accepts };
         r.setKind('fin');
@@ -484,6 +496,8 @@ async function main(): Promise<void> {
     }
     uncaught[now_] = (uncaught[now_] ?? 0) + 1;
   });
+  const clientLag = monitorEventLoopDelay({ resolution: 10 });
+  clientLag.enable();
   const scenario = async (client: Client, kind: Kind, n: number): Promise<Figures> => {
     const name = `r${++run}`;
     now_ = `${client} ${kind} x${n}`;
@@ -504,6 +518,12 @@ async function main(): Promise<void> {
       if (kind === '504' || kind === 'restart') await sleep(n === STORM ? 2_000 : 1_000);
     }
     await sleep(500);
+    if (process.env.HIST) {
+      console.log(
+        `client loop lag max ${Math.round(clientLag.max / 1e6)} ms p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms`,
+      );
+      clientLag.reset();
+    }
     const log = await ask<CutLog>({ type: 'collect' });
     for (const r of readers) r.close();
     const lat: number[] = [];
@@ -516,6 +536,19 @@ async function main(): Promise<void> {
     const firstBack = new Map<number, number>();
     for (const a of log.accepts) if (a.at > cutAt && !firstBack.has(a.c)) firstBack.set(a.c, a.at);
     const reconnects = [...firstBack.values()];
+    if (process.env.HIST && n === STORM) {
+      const bins = new Map<number, number>();
+      for (const t of reconnects) {
+        const b = Math.floor((t - cutAt) / 50) * 50;
+        bins.set(b, (bins.get(b) ?? 0) + 1);
+      }
+      console.log(
+        [...bins]
+          .sort((a, b) => a[0] - b[0])
+          .map(([b, k]) => `${b}:${k}`)
+          .join(' '),
+      );
+    }
     return {
       p50: lat.length ? Math.round(quantile(lat, 0.5)) : null,
       p99: lat.length ? Math.round(quantile(lat, 0.99)) : null,

@@ -29,9 +29,12 @@ export class Backoff {
     return this.failures;
   }
 
-  /** The next delay, then counts one more failure. */
-  next(floorMs: number): number {
-    const cap = Math.min(this.s.maxDelayMs, this.s.initialDelayMs * 2 ** this.failures);
+  /**
+   * The next delay, then counts one more failure. `baseMs`: the first window (default
+   * `initialDelayMs`), doubled per failure in a row.
+   */
+  next(floorMs: number, baseMs = this.s.initialDelayMs): number {
+    const cap = Math.min(this.s.maxDelayMs, baseMs * 2 ** this.failures);
     this.failures = Math.min(this.failures + 1, 52);
     return Math.max(0, floorMs) + this.random() * cap;
   }

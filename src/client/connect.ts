@@ -103,12 +103,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
   for (const name of ['maxLineBytes', 'maxEventBytes', 'maxQueuedEvents'] as const) {
     check(name, o[name], Number.isSafeInteger(o[name]) && o[name] >= 1, 'a positive integer');
   }
-  check(
-    'reconnectJitterMs',
-    o.reconnectJitterMs,
-    Number.isFinite(o.reconnectJitterMs) && o.reconnectJitterMs >= 0,
-    'a number of ms >= 0',
-  );
+  for (const name of ['reconnectJitterMs', 'hopRetryDelayMs'] as const) {
+    check(name, o[name], Number.isFinite(o[name]) && o[name] >= 0, 'a number of ms >= 0');
+  }
   const request = requestPolicy(options);
   if (request.policy.post !== null) {
     // A POST stream is an SSE response to that one request: no outlast query, no fallback.

@@ -123,8 +123,19 @@ export interface ConnectOptions {
    * @default 0
    */
   reconnectJitterMs?: number;
-  /** First backoff cap after a failed connection (full jitter), ms. @default 500 */
+  /**
+   * First backoff window after a failed connection (full jitter), ms; doubled per failure in
+   * a row. The server's `retry:` widens it (docs/client.md, "Reconnects").
+   * @default 500
+   */
   initialDelayMs?: number;
+  /**
+   * First backoff window after a hop failed the request (502, 504, 522, 524 before any stream,
+   * no `Retry-After`), ms; doubled per failure in a row. Such an answer says a hop failed this
+   * request, not that the server is down, so the retry comes quickly.
+   * @default 25
+   */
+  hopRetryDelayMs?: number;
   /** Largest reconnect delay cap, ms. @default 30_000 */
   maxDelayMs?: number;
   /** A connection that stayed up this long resets the backoff, ms. @default 10_000 */
@@ -221,6 +232,7 @@ export const clientDefaults = {
   pollWaitMs: 25_000,
   reconnectJitterMs: 0,
   initialDelayMs: 500,
+  hopRetryDelayMs: 25,
   maxDelayMs: 30_000,
   healthyAfterMs: 10_000,
   maxRetries: null as number | null,

@@ -9,6 +9,7 @@ export interface ReconnectOptions {
   healthyAfterMs: number;
   maxRetries: number | null;
   reconnectJitterMs: number;
+  hopRetryDelayMs: number;
 }
 
 /** What the loop knows about a loss when it asks how long to wait. */
@@ -20,14 +21,18 @@ export interface Loss {
   healthy: boolean;
   /** A lesson changed the path (transport, heartbeat, rotation). */
   pathChanged: boolean;
-  /** The server's `retry:` hint or `Retry-After`, ms (0: none). */
-  floorMs: number;
+  /** The HTTP status of a failed answer (before any stream), if one came. */
+  status?: number;
+  /** The failed answer's `Retry-After`, ms (0: none): always waited out. */
+  retryAfterMs: number;
+  /** The server's last `retry:` field, ms (0: none). */
+  retryHintMs: number;
   /**
-   * The floor applies to the reconnect after a healthy cut too: plain SSE servers, where the
-   * spec makes `retry:` the reconnection time. outlast servers send `retry:` for
-   * `EventSource`; their floor applies to failed reconnects only.
+   * A plain SSE server: the spec makes `retry:` the reconnection time, the least wait before
+   * every reconnect, the one after a healthy cut too. outlast servers send `retry:` for
+   * `EventSource`; to this client it is the spread of a storm (see {@link ReconnectPolicy}).
    */
-  floorAlways: boolean;
+  plainSse: boolean;
 }
 
 /** The decision: wait `delayMs` (after `attempt` failures in a row), or give up. */
@@ -42,20 +47,50 @@ const QUICK_MS = 250;
 const QUICK_LIMIT = 5;
 
 /**
+ * Statuses of a hop that failed this one request: a bad gateway, a gateway's (or Cloudflare's)
+ * timeout. Unlike a 503 (unavailable: a restart, an overload) or a refused connection, they
+ * say nothing about the server being down, so the retry comes quickly.
+ */
+const HOP_FAILURES = new Set([502, 504, 522, 524]);
+
+/**
+ * How a failed connection is retried: `hop`, a hop failed this request (502/504 before any
+ * stream, no `Retry-After`): quick; `unavailable`, anything else (refused, reset, 503, 429, a
+ * stall): spread, since it is what a restart's storm meets.
+ */
+export function failureKind(loss: Loss): 'hop' | 'unavailable' {
+  return loss.cause === 'intermediary-error' &&
+    loss.status !== undefined &&
+    HOP_FAILURES.has(loss.status) &&
+    loss.retryAfterMs === 0
+    ? 'hop'
+    : 'unavailable';
+}
+
+/**
  * When to reconnect after a loss (docs/client.md, "Reconnects"):
  * - a rotation the server asked for: at once;
  * - the cut of a healthy connection (its open notice came, or it delivered events or
- *   heartbeats): at once, after a
- *   jitter of at most `reconnectJitterMs` (0 by default). The network was fine a moment ago;
- *   waiting out a backoff window is pure lateness;
+ *   heartbeats): at once, after a jitter of at most `reconnectJitterMs` (0 by default). The
+ *   network was fine a moment ago; waiting out a backoff window is pure lateness;
  * - a lesson changed the path: at once after a healthy cut (with the new policy), else soon
  *   (jittered over the first window, no growth), since the path was wrong, not the network;
  * - otherwise, consecutive failures: exponential full-jitter backoff, reset by a healthy
  *   connection or one that lived `healthyAfterMs`; `maxRetries` failures in a row give up.
+ *   The window's first step depends on what the failure says ({@link failureKind}): a hop's
+ *   502/504 retries within `hopRetryDelayMs` (tens of ms), anything else within
+ *   max(`initialDelayMs`, 2 x the server's `retry:`); each failure in a row doubles it. A
+ *   `Retry-After` is waited out first (the jitter goes on top).
+ *
+ * The SSE spec makes `retry:` the reconnection time. For a plain SSE server it is the least
+ * wait before every reconnect. An outlast server sends it for `EventSource`; here it sets
+ * the spread of the failures that a restart causes (full jitter over twice it waits it on
+ * average) and is never a floor: a floor moves a storm's spike later without spreading it,
+ * and makes an isolated cut slow.
  *
  * Storms stay spread: when a restart cuts many clients at once, their immediate reconnects
- * meet the restarting server (refused, 503) and fail; from that first failure on, the full
- * jitter spreads them over the backoff window.
+ * meet the restarting server (refused, reset, 503) and fail; from that first failure on, the
+ * full jitter spreads them over the window.
  */
 export class ReconnectPolicy {
   private readonly backoff: Backoff;
@@ -78,6 +113,7 @@ export class ReconnectPolicy {
       this.backoff.reset();
       return { delayMs: 0, attempt: 0 };
     }
+    const hint = Math.max(0, loss.retryHintMs);
     if (loss.pathChanged) {
       // A healthy connection taught a clock (rotate earlier, beat more often): at once with
       // the new policy. A failing one (a transport that cannot open): soon, jittered.
@@ -89,7 +125,7 @@ export class ReconnectPolicy {
       this.quick = loss.sinceOpenMs < QUICK_MS ? this.quick + 1 : 0;
       if (this.quick <= QUICK_LIMIT) {
         this.backoff.reset();
-        const floor = loss.floorAlways ? Math.max(0, loss.floorMs) : 0;
+        const floor = loss.plainSse ? hint : 0;
         return { delayMs: floor + this.random() * this.o.reconnectJitterMs, attempt: 0 };
       }
     } else this.quick = 0;
@@ -102,7 +138,13 @@ export class ReconnectPolicy {
         ),
       };
     }
-    const delayMs = this.backoff.next(loss.floorMs);
+    // Full jitter over twice the server's reconnection time waits it on average.
+    const base =
+      failureKind(loss) === 'hop'
+        ? this.o.hopRetryDelayMs
+        : Math.max(this.o.initialDelayMs, 2 * hint);
+    const floor = Math.max(loss.retryAfterMs, loss.plainSse ? hint : 0);
+    const delayMs = this.backoff.next(floor, base);
     return { delayMs, attempt: this.backoff.attempts };
   }
 }

@@ -76,7 +76,8 @@ export class Session {
    * at least 4 of them.
    */
   rttMs: number | null = null;
-  private retryFloorMs = 0;
+  /** The server's last `retry:` field, ms. */
+  private retryHintMs = 0;
   /** Shared by every poll transport of the session: a reopen keeps the pause between polls. */
   private readonly pollPace: PollPace = { notBefore: 0 };
   private timer: unknown = null;
@@ -156,7 +157,7 @@ export class Session {
       heartbeat: live((t) => this.onHeartbeat(att, t)),
       comment: live((text) => this.sink.emitter.emit('comment', { text, transport: name })),
       retry: live((ms) => {
-        this.retryFloorMs = ms;
+        this.retryHintMs = ms;
       }),
       event: live((e) => this.onEvent(att, e.id, e.lastEventId, e.type, e.data)),
       gap: live((g) => this.sink.emitter.emit('gap', g)),
@@ -392,8 +393,10 @@ export class Session {
       sinceOpenMs: report.sinceOpenMs,
       healthy: a.healthy,
       pathChanged: lessons.length > 0,
-      floorMs: Math.max(this.retryFloorMs, (info?.retryAfterS ?? 0) * 1000),
-      floorAlways: !this.outlast,
+      ...(info?.status !== undefined ? { status: info.status } : {}),
+      retryAfterMs: (info?.retryAfterS ?? 0) * 1000,
+      retryHintMs: this.retryHintMs,
+      plainSse: !this.outlast,
     });
     if ('error' in decision) {
       this.stop(decision.error);

@@ -165,8 +165,9 @@ describe('no reconnect storm', () => {
       // a few hundred ms on a loaded machine, hence the loose bound on the arrivals)...
       expect(atOnce).toEqual(Array(N).fill(0));
       expect(immediate.q(0.9)).toBeLessThan(DOWN_MS);
-      // ...met the restart, and from that failure on the full jitter (floor retry: 100 ms,
-      // cap 1 s) spread them: uniform would put ~5 % in a 50 ms window.
+      // ...met the restart (a reset, or a 503: what a restart answers, not a hop's 502/504),
+      // and from that failure on the full jitter (window 1 s) spread them: uniform would put
+      // ~5 % in a 50 ms window.
       expect(planned.length).toBe(N);
       expect(plan.q(0.9) - plan.q(0.1)).toBeGreaterThan(500);
       expect(plan.busiest).toBeLessThanOrEqual(N * 0.1);

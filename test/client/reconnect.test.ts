@@ -9,10 +9,10 @@ afterEach(async () => {
 });
 
 const enc = new TextEncoder();
-/** An outlast SSE answer: open notice, `retry: 100`, the events, then the body ends (a cut). */
-function healthy(ids: string[]): Response {
+/** An outlast SSE answer: open notice, `retry:`, the events, then the body ends (a cut). */
+function healthy(ids: string[], retryMs = 100): Response {
   const body = [
-    'retry: 100\n',
+    `retry: ${retryMs}\n`,
     'event: outlast.open\ndata: {"heartbeatMs":1000,"maxStreamMs":null,"resume":"fresh"}\n\n',
     ...ids.map((id) => `id: ${id}\ndata: ${id}\n\n`),
   ].join('');
@@ -39,6 +39,24 @@ function watchReconnects(
   cleanups.push(() => conn.close());
   const waits: ReconnectNotice[] = [];
   conn.on('reconnecting', (r) => waits.push(r));
+  return waits;
+}
+
+/** Runs a client whose requests meet `script` in order, waiting out its first `count` reconnects. */
+async function runScript(
+  stream: string,
+  script: Array<() => Response>,
+  clock: ReturnType<typeof fakeClock>,
+  count: number,
+): Promise<ReconnectNotice[]> {
+  let requests = 0;
+  const fetch = async (): Promise<Response> => script[Math.min(requests++, script.length - 1)]!();
+  const waits = watchReconnects(stream, fetch, clock);
+  for (let n = 1; n <= count; n++) {
+    await until(() => waits.length === n, `reconnect ${n}`);
+    clock.advance(waits[n - 1]!.delayMs);
+    await until(() => requests === n + 1, `request ${n + 1}`);
+  }
   return waits;
 }
 
@@ -71,12 +89,13 @@ describe('reconnect policy', () => {
       clock.advance(1);
       await until(() => requests === n + 1, `request ${n + 1}`);
     };
-    // Healthy cut: at once, the server's retry: is not waited out (it is the failures' floor).
+    // Healthy cut: at once, the server's retry: is not waited out.
     await step(1, 0);
-    // Failures in a row: retry floor 100 ms + full jitter over 500, 1 000, 2 000 ms.
-    await step(2, 100 + 250);
-    await step(3, 100 + 500);
-    await step(4, 100 + 1_000);
+    // Failures in a row (refused, refused, 503): full jitter over 500, 1 000, 2 000 ms; the
+    // server's retry: 100 is no floor (and 2 x 100 < initialDelayMs: it does not widen them).
+    await step(2, 250);
+    await step(3, 500);
+    await step(4, 1_000);
     // Healthy again: the count is reset, at once again.
     await step(5, 0);
     expect(waits.slice(0, 5).map((w) => [w.cause, w.attempt])).toEqual([
@@ -103,7 +122,63 @@ describe('reconnect policy', () => {
       await until(() => requests === n + 1, `request ${n + 1}`);
     }
     // Five quick healthy cuts in a row reconnect at once; from the sixth the backoff counts.
-    expect(waits.slice(0, 7).map((w) => w.delayMs)).toEqual([0, 0, 0, 0, 0, 100 + 250, 100 + 500]);
+    expect(waits.slice(0, 7).map((w) => w.delayMs)).toEqual([0, 0, 0, 0, 0, 250, 500]);
+  });
+
+  it("a hop's 502/504 right after a healthy cut is retried within tens of ms; retry: is no floor", async () => {
+    const clock = fakeClock();
+    // The server says retry: 1000 (for EventSource). A hop answers the reconnects 504, 502,
+    // 504 before any header, then lets one through.
+    const script: Array<() => Response> = [
+      () => healthy(['0:1'], 1_000),
+      () => new Response('', { status: 504, headers: { server: 'awselb/2.0' } }),
+      () => new Response('', { status: 502 }),
+      () => new Response('', { status: 504 }),
+      () => healthy(['0:2'], 1_000),
+      () => new Response('', { status: 504 }),
+      () => healthy(['0:3'], 1_000),
+    ];
+    const waits = await runScript('h', script, clock, 6);
+    // hopRetryDelayMs 25, jitter 0.5: 12.5, 25, 50 over failures in a row; a healthy stream
+    // resets the count.
+    expect(waits.slice(0, 6).map((w) => [w.cause, w.delayMs, w.attempt])).toEqual([
+      ['mid-stream-eof', 0, 0],
+      ['intermediary-error', 12.5, 1],
+      ['intermediary-error', 25, 2],
+      ['intermediary-error', 50, 3],
+      ['mid-stream-eof', 0, 0],
+      ['intermediary-error', 12.5, 1],
+    ]);
+  });
+
+  it("what a restart meets (refused, 503) spreads over the retry: window; the server's Retry-After is waited out", async () => {
+    const clock = fakeClock();
+    const script: Array<() => Response> = [
+      () => healthy(['0:1'], 1_000),
+      () => {
+        throw new TypeError('fetch failed: ECONNREFUSED');
+      },
+      () => new Response('', { status: 503 }),
+      // The outlast server itself, draining: its JSON code and Retry-After.
+      () =>
+        new Response(JSON.stringify({ error: { code: 'draining', message: 'draining' } }), {
+          status: 503,
+          headers: { 'content-type': 'application/json', 'retry-after': '3' },
+        }),
+      // A hop's 504 with Retry-After: waited out too.
+      () => new Response('', { status: 504, headers: { 'retry-after': '1' } }),
+      () => healthy(['0:2'], 1_000),
+    ];
+    const waits = await runScript('u', script, clock, 5);
+    // Window max(initialDelayMs 500, 2 x retry: 1 000) doubled per failure, jitter 0.5; the
+    // Retry-After goes first.
+    expect(waits.slice(0, 5).map((w) => [w.cause, w.delayMs])).toEqual([
+      ['mid-stream-eof', 0],
+      ['network-error', 1_000],
+      ['intermediary-error', 2_000],
+      ['server-error', 3_000 + 4_000],
+      ['intermediary-error', 1_000 + 8_000],
+    ]);
   });
 
   it.each(['fin', 'rst'] as const)(
