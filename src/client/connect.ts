@@ -12,6 +12,7 @@ import {
   memoryProfileStore,
   type PathProfile,
   type ProfileStore,
+  upgradeProfile,
 } from './profile.js';
 import { ReportBatcher } from './reports.js';
 import { Session, type SessionOptions } from './session.js';
@@ -243,8 +244,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     const loaded =
       store === null ? null : await Promise.resolve(store.get(origin)).catch(() => null);
     if (closed) return;
-    const profile = loaded ?? emptyProfile(origin);
-    if (expireLessons(profile, Date.now(), o.lessonTtlMs) && o.learn && store !== null) {
+    // A profile saved by an older version is upgraded (each lesson gets its time).
+    const profile = loaded === null ? emptyProfile(origin) : upgradeProfile(loaded, origin);
+    const now = sessionOptions.clock.now();
+    if (expireLessons(profile, now, o.lessonTtlMs) && o.learn && store !== null) {
       void Promise.resolve(store.set(profile)).catch(() => {});
     }
     const routes = streamRoutes(streamUrl);

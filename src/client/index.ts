@@ -22,6 +22,7 @@ export {
   expireLessons,
   fileProfileStore,
   getPathProfile,
+  type LessonKey,
   memoryProfileStore,
   type PathProfile,
   type ProfileStore,
@@ -29,6 +30,7 @@ export {
   type StorageLike,
   sharedMemoryProfiles,
   storageProfileStore,
+  upgradeProfile,
 } from './profile.js';
 export type {
   CloseInfo,

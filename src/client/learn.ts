@@ -1,5 +1,5 @@
 import type { CutReport } from './causes.js';
-import type { PathProfile } from './profile.js';
+import { type PathProfile, stampLesson } from './profile.js';
 import type { TransportName } from './transport.js';
 
 /** What one lesson changed. */
@@ -91,8 +91,11 @@ export function avoidTransport(
   now: number,
 ): Lesson {
   profile.avoid[transport] = why;
+  stampLesson(profile, `avoid.${transport}`, now);
   const to = nextTransport(order, transport, profile.avoid);
   profile.transport = to;
+  if (to === null) delete profile.learnedAt.transport;
+  else stampLesson(profile, 'transport', now);
   const rule = why === 'refused' ? 'refused' : 'buffering';
   const text = `${rule}: ${detail}; ${transport} avoided on this path${to === null ? '' : `, moving to ${to}`}`;
   note(profile, text, now);
@@ -168,6 +171,7 @@ export function learnFromCut(
       const known = profile.totalMs[t];
       if (known === undefined || total < known * (1 - s.tolerance / 2)) {
         profile.totalMs[t] = total;
+        stampLesson(profile, `total.${t}`, now);
         const longer = s.order.find(
           (u) =>
             u !== t && profile.avoid[u] === undefined && (profile.livedMs[u] ?? 0) > total * 1.1,
@@ -175,6 +179,7 @@ export function learnFromCut(
         let text: string;
         if (longer !== undefined) {
           profile.transport = longer;
+          stampLesson(profile, 'transport', now);
           text = `total clock: ${t} cut twice at ~${total} ms despite traffic; ${longer} lived ${profile.livedMs[longer]} ms here, moving to it`;
         } else {
           const rotate = Math.max(1, Math.floor(total * s.rotateFraction));
@@ -210,6 +215,7 @@ export function learnFromCut(
     if (heartbeat < current) {
       profile.idleMs = Math.round(idle);
       profile.heartbeatMs = heartbeat;
+      stampLesson(profile, 'heartbeat', now);
       const text = `idle clock: ${t} cut after ~${Math.round(idle)} ms of silence; asking for a heartbeat every ${heartbeat} ms`;
       note(profile, text, now);
       lessons.push({ rule: 'idle-clock', switchTo: null, note: text });

@@ -158,9 +158,10 @@ export interface ConnectOptions {
    */
   profile?: 'auto' | 'memory' | { file: string } | ProfileStore | null;
   /**
-   * How long learned lessons hold, ms: a profile whose last lesson is older is forgotten
-   * when a connection starts (the outlast flag and notes stay), and the path is re-validated
-   * from the default. `null`: lessons never expire.
+   * How long each learned lesson holds, ms, counted from when it was learned or last
+   * learned again: an older lesson is forgotten on its own (when a connection starts and
+   * before each reconnect) and the path is re-validated: the transport it avoided is tried
+   * again and the lesson learned again if the hop still holds. `null`: lessons never expire.
    * @default 86_400_000 (24 h)
    */
   lessonTtlMs?: number | null;

@@ -1,7 +1,14 @@
 import type { CutReport } from './causes.js';
 import type { Emitter } from './emitter.js';
-import { avoidTransport, type Lesson, learnDefaults, learnFromCut } from './learn.js';
-import type { PathProfile, ProfileStore } from './profile.js';
+import {
+  avoidTransport,
+  type Lesson,
+  learnDefaults,
+  learnFromCut,
+  startTransport,
+} from './learn.js';
+import type { Clock } from './options.js';
+import { expireLessons, type PathProfile, type ProfileStore } from './profile.js';
 import type { TransportName } from './transport.js';
 import type { TransportChoice } from './transport-choice.js';
 import type { ConnectionEvents } from './types.js';
@@ -11,6 +18,10 @@ export interface LearnerOptions {
   learn: boolean;
   protocol: 'auto' | 'outlast' | 'sse';
   transports: TransportName[];
+  /** Lessons older than this are forgotten and the path re-validated; `null`: never. */
+  lessonTtlMs: number | null;
+  /** The clock lessons are timed by. */
+  clock: Clock;
 }
 
 /**
@@ -29,7 +40,14 @@ export class PathLearner {
 
   /** Marks `transport` unusable on this path (the lesson is applied by {@link apply}). */
   avoid(transport: TransportName, why: 'refused' | 'buffering', detail: string): Lesson {
-    return avoidTransport(this.profile, transport, why, this.o.transports, detail, Date.now());
+    return avoidTransport(
+      this.profile,
+      transport,
+      why,
+      this.o.transports,
+      detail,
+      this.o.clock.now(),
+    );
   }
 
   /**
@@ -46,7 +64,7 @@ export class PathLearner {
     if (lessons.length === 0 && outlast && this.o.protocol !== 'sse') {
       if (this.o.learn) {
         const settings = { ...learnDefaults, order: this.o.transports };
-        lessons.push(...learnFromCut(this.profile, report, history, settings, Date.now()));
+        lessons.push(...learnFromCut(this.profile, report, history, settings, this.o.clock.now()));
       } else if (report.transport === 'ws' && !report.opened) {
         // Falling back from a transport that cannot open is not learning: always on.
         lessons.push(this.avoid('ws', 'refused', 'WebSocket could not open'));
@@ -64,6 +82,22 @@ export class PathLearner {
       if (lesson.switchTo !== null) this.choice.moveTo(lesson.switchTo, lesson.note);
     }
     if (lessons.length > 0) this.save();
+  }
+
+  /**
+   * Before each connection: lessons older than `lessonTtlMs` are forgotten, so a connection
+   * that lives on (reconnecting for days) re-validates the path too: the next attempt goes
+   * back to the transport an expired lesson moved away from, and learns it again if the hop
+   * still holds. Returns whether a lesson expired.
+   */
+  revalidate(): boolean {
+    if (!expireLessons(this.profile, this.o.clock.now(), this.o.lessonTtlMs)) return false;
+    this.choice.moveTo(
+      startTransport(this.o.transports, this.profile),
+      this.profile.notes.at(-1) ?? 'lessons expired',
+    );
+    this.save();
+    return true;
   }
 
   /** The server speaks outlast: remember it for the origin. */

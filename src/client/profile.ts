@@ -26,9 +26,26 @@ export interface PathProfile {
   livedMs: Partial<Record<TransportName, number>>;
   /** What was learned and why, oldest first (at most 20 lines). */
   notes: string[];
+  /**
+   * When each lesson in force was learned or last learned again, ms of the client's clock
+   * (Unix ms by default): each one expires on its own after `lessonTtlMs`.
+   */
+  learnedAt: Partial<Record<LessonKey, number>>;
   /** When it last changed, Unix ms. */
   updatedAt: number;
 }
+
+/**
+ * One lesson of a profile, as {@link PathProfile.learnedAt} times it:
+ * `avoid.{transport}` (`avoid[transport]`), `transport` (the transport to start with),
+ * `heartbeat` (`heartbeatMs` and `idleMs`, an idle clock), `total.{transport}`
+ * (`totalMs[transport]` and `maxStreamMs[transport]`, a total-duration clock).
+ */
+export type LessonKey =
+  | `avoid.${TransportName}`
+  | 'transport'
+  | 'heartbeat'
+  | `total.${TransportName}`;
 
 /** A fresh profile: nothing known. */
 export function emptyProfile(origin: string): PathProfile {
@@ -43,34 +60,102 @@ export function emptyProfile(origin: string): PathProfile {
     avoid: {},
     livedMs: {},
     notes: [],
+    learnedAt: {},
     updatedAt: 0,
   };
 }
 
+/** Records that `key` was learned (or learned again) at `now`. */
+export function stampLesson(profile: PathProfile, key: LessonKey, now: number): void {
+  profile.learnedAt[key] = now;
+}
+
+/** The lessons a profile holds now. */
+function lessonsInForce(p: PathProfile): LessonKey[] {
+  const keys: LessonKey[] = [];
+  for (const t of Object.keys(p.avoid) as TransportName[]) keys.push(`avoid.${t}`);
+  if (p.transport !== null) keys.push('transport');
+  if (p.heartbeatMs !== null || p.idleMs !== null) keys.push('heartbeat');
+  const totals = new Set([...Object.keys(p.totalMs), ...Object.keys(p.maxStreamMs)]);
+  for (const t of totals as Set<TransportName>) keys.push(`total.${t}`);
+  return keys;
+}
+
+/** Removes one lesson from a profile. */
+function forget(p: PathProfile, key: LessonKey): void {
+  if (key === 'transport') p.transport = null;
+  else if (key === 'heartbeat') {
+    p.heartbeatMs = null;
+    p.idleMs = null;
+  } else {
+    const [kind, t] = key.split('.') as ['avoid' | 'total', TransportName];
+    if (kind === 'avoid') delete p.avoid[t];
+    else {
+      delete p.totalMs[t];
+      delete p.maxStreamMs[t];
+    }
+  }
+  delete p.learnedAt[key];
+}
+
 /**
- * Lessons expire: a profile whose last lesson is older than `ttlMs` forgets what it learned
- * (transport, clocks, heartbeat, rotation, avoided transports) and keeps only that the origin
- * speaks outlast and its notes. The next connections then re-validate the path from the
- * default, and learn again what still holds, so a path that was fixed is not avoided forever.
- * Returns whether it expired (`profile` is changed in place).
+ * A stored profile in today's shape. Profiles saved by older versions lack fields (they
+ * get their empty value) and the time of each lesson: those lessons are taken to date from
+ * the profile's `updatedAt`, the last time anything was learned, so they expire no later
+ * than the old per-profile rule made them.
+ */
+export function upgradeProfile(stored: Partial<PathProfile>, origin: string): PathProfile {
+  const empty = emptyProfile(origin);
+  const p: PathProfile = { ...empty, ...stored, origin };
+  for (const field of ['maxStreamMs', 'totalMs', 'avoid', 'livedMs', 'learnedAt'] as const) {
+    const v = p[field];
+    (p as unknown as Record<string, unknown>)[field] =
+      typeof v === 'object' && v !== null ? { ...v } : {};
+  }
+  p.notes = Array.isArray(p.notes) ? [...p.notes] : [];
+  if (typeof p.updatedAt !== 'number') p.updatedAt = 0;
+  for (const key of lessonsInForce(p)) {
+    if (typeof p.learnedAt[key] !== 'number') p.learnedAt[key] = p.updatedAt;
+  }
+  return p;
+}
+
+/**
+ * Lessons expire one by one: each lesson (see {@link LessonKey}) learned or last learned
+ * again more than `ttlMs` ago is forgotten, with an `expired: ...` note, while younger ones
+ * and the outlast flag stay. The next connections then re-validate the path: the client
+ * tries the transport the lesson avoided again, and learns it again (with a fresh time) if
+ * the hop still does what it did, so a path that was fixed is not avoided forever.
+ * `nowMs` is the client's clock. Returns whether a lesson expired (`profile` is changed in
+ * place).
  */
 export function expireLessons(profile: PathProfile, nowMs: number, ttlMs: number | null): boolean {
-  const learned =
-    profile.transport !== null ||
-    profile.heartbeatMs !== null ||
-    Object.keys(profile.avoid).length > 0 ||
-    Object.keys(profile.maxStreamMs).length > 0 ||
-    Object.keys(profile.totalMs).length > 0 ||
-    profile.idleMs !== null;
-  if (ttlMs === null || !learned || nowMs - profile.updatedAt <= ttlMs) return false;
-  const { origin, outlast, notes } = profile;
-  Object.assign(profile, emptyProfile(origin), { outlast, notes: [...notes] });
+  if (ttlMs === null) return false;
+  const expired: string[] = [];
+  for (const key of lessonsInForce(profile)) {
+    const at = profile.learnedAt[key] ?? profile.updatedAt;
+    if (nowMs - at <= ttlMs) continue;
+    expired.push(key);
+    forget(profile, key);
+  }
+  // A time left over for a lesson no longer in force.
+  const inForce = lessonsInForce(profile);
+  for (const key of Object.keys(profile.learnedAt) as LessonKey[]) {
+    if (!inForce.includes(key)) delete profile.learnedAt[key];
+  }
+  if (expired.length === 0) return false;
   profile.notes.push(
-    `expired: lessons older than ${Math.round(ttlMs / 60_000)} min forgotten; re-validating the path`,
+    `expired: ${expired.join(', ')} learned over ${formatTtl(ttlMs)} ago forgotten; re-validating the path`,
   );
   if (profile.notes.length > 20) profile.notes.splice(0, profile.notes.length - 20);
   profile.updatedAt = nowMs;
   return true;
+}
+
+function formatTtl(ms: number): string {
+  if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(1)} h`;
+  if (ms >= 60_000) return `${+(ms / 60_000).toFixed(1)} min`;
+  return `${ms} ms`;
 }
 
 /** Where profiles live. Every method may be synchronous or asynchronous. */
@@ -108,7 +193,7 @@ export function storageProfileStore(storage: StorageLike): ProfileStore {
     get(origin) {
       try {
         const text = storage.getItem(KEY_PREFIX + origin);
-        return text === null ? null : { ...emptyProfile(origin), ...JSON.parse(text) };
+        return text === null ? null : upgradeProfile(JSON.parse(text), origin);
       } catch {
         return null;
       }
@@ -172,7 +257,9 @@ export async function getPathProfile(
   url: string,
   store: ProfileStore = defaultProfileStore(),
 ): Promise<PathProfile | null> {
-  return store.get(new URL(url).origin);
+  const origin = new URL(url).origin;
+  const stored = await store.get(origin);
+  return stored === null ? null : upgradeProfile(stored, origin);
 }
 
 /** Forgets what was learned about the path to `url`'s origin. */

@@ -127,6 +127,7 @@ export class Session {
     if (this.closed) return;
     this.timer = null;
     this.gen++;
+    this.learner.revalidate();
     this.attempt = this.open(this.choice.current);
     this.stall.arm(this.timing.opening());
     this.watchHold(this.attempt);
