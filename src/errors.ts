@@ -24,6 +24,8 @@ export type OutlastErrorCode =
   | 'forbidden'
   | 'request-too-large'
   | 'too-many-connections'
+  | 'too-many-address-connections'
+  | 'too-many-identity-connections'
   | 'overloaded'
   | 'reserved-event-type'
   | 'job-failed'

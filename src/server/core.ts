@@ -3,10 +3,12 @@ import { noMetrics, type TransportName } from '../metrics/types.js';
 import { createMemoryStore } from '../store/memory.js';
 import type { StoredEvent, StoreListener, Unsubscribe } from '../store/types.js';
 import { dataToJson } from '../wire/encoder.js';
+import { addressKey, type ConnectionOwner, KeyCounts, nobody } from './client-key.js';
 import { errorReply, type Incoming, type Reply } from './http.js';
 import { JobRunner } from './jobs.js';
 import {
   type AuthorizeAction,
+  clientLimitShares,
   type ResolvedOptions,
   type ServerOptions,
   serverDefaults,
@@ -46,6 +48,28 @@ function toInput(type: string, data: unknown): { event: string; data: string } {
   return { event: type, data: text };
 }
 
+/**
+ * A per-client limit: unset, a share of `maxConnections`; `null`, 0 or `Infinity`, none
+ * (`Infinity`); else a positive integer.
+ */
+function clientLimit(
+  name: keyof typeof clientLimitShares,
+  value: number | null | undefined,
+  maxConnections: number,
+): number {
+  if (value === undefined) return Math.ceil(maxConnections / clientLimitShares[name]);
+  if (value === null || value === 0 || value === Number.POSITIVE_INFINITY) {
+    return Number.POSITIVE_INFINITY;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new OutlastError(
+      'invalid-option',
+      `${name} must be a positive integer (null, 0 or Infinity: no limit), got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
 /** `performance.now` where the runtime has it, else the wall clock (bare V8 isolates). */
 function defaultMonotonicNow(): () => number {
   const perf = (globalThis as { performance?: { now(): number } }).performance;
@@ -60,6 +84,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
       positive(name, (o as unknown as Record<string, unknown>)[name], true);
   }
   if (o.maxStreamMs !== null) positive('maxStreamMs', o.maxStreamMs);
+  if (options.clientAddress != null && typeof options.clientAddress !== 'function') {
+    throw new OutlastError('invalid-option', 'clientAddress must be a function (request, peer)');
+  }
   positive('heartbeatTickMs', o.heartbeatTickMs);
   if (o.minHeartbeatMs > o.maxHeartbeatMs) {
     throw new OutlastError('invalid-option', 'minHeartbeatMs must not exceed maxHeartbeatMs');
@@ -89,6 +116,17 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     basePath: base,
     store: options.store ?? createMemoryStore(),
     maxStreamMs: o.maxStreamMs ?? null,
+    maxConnectionsPerAddress: clientLimit(
+      'maxConnectionsPerAddress',
+      options.maxConnectionsPerAddress,
+      o.maxConnections,
+    ),
+    maxConnectionsPerIdentity: clientLimit(
+      'maxConnectionsPerIdentity',
+      options.maxConnectionsPerIdentity,
+      o.maxConnections,
+    ),
+    clientAddress: options.clientAddress ?? null,
     jobs: options.jobs ?? {},
     authorize: options.authorize,
     cors: options.cors ?? null,
@@ -141,6 +179,10 @@ export interface ServerStats {
   runningJobs: number;
   /** Settled jobs whose final record or event is still being written. */
   pendingSettles: number;
+  /** Client addresses holding connections (counted for `maxConnectionsPerAddress`). */
+  addresses: number;
+  /** Identities holding connections (counted for `maxConnectionsPerIdentity`). */
+  identities: number;
 }
 
 /** Shared state of one server: sessions, connection counts, jobs. Internal. */
@@ -156,7 +198,9 @@ export class ServerCore implements SessionHub {
   readonly heartbeatCounts: Record<TransportName, number> = { sse: 0, ws: 0, poll: 0 };
   readonly jobs: JobRunner;
   readonly sessions = new Set<Session>();
-  private readonly perStream = new Map<string, number>();
+  private readonly perStream = new KeyCounts();
+  private readonly perAddress = new KeyCounts();
+  private readonly perIdentity = new KeyCounts();
   private readonly perTransport: Record<TransportName, number> = { sse: 0, ws: 0, poll: 0 };
   private total = 0;
   private subscriptions = 0;
@@ -228,46 +272,96 @@ export class ServerCore implements SessionHub {
   }
 
   /**
-   * Takes a connection slot for `streamId`, or answers 429 (per stream) / 503 (in total).
-   * The returned function releases it.
+   * Takes a connection slot for `streamId` held by `owner`, or answers 503 (in total) / 429
+   * (per stream, per client address, per identity). The returned function releases it.
    */
-  acquire(streamId: string, transport: TransportName): (() => void) | Reply {
-    const retry = { 'retry-after': String(this.o.retryAfterSeconds) };
+  acquire(
+    streamId: string,
+    transport: TransportName,
+    owner: ConnectionOwner = nobody,
+  ): (() => void) | Reply {
     const refused = this.refuseWhileDraining();
     if (refused !== null) return refused;
     if (this.total >= this.o.maxConnections) {
       this.metrics.rejected('overloaded');
-      // No counts in the message: they would tell any client how loaded the server is.
-      return errorReply(
-        503,
-        'overloaded',
-        `the server is at its connection limit; retry after ${this.o.retryAfterSeconds} s`,
-        retry,
+      // No counts in the messages: they would tell any client how loaded the server is.
+      return this.limitReply(503, 'overloaded', 'the server is at its connection limit');
+    }
+    if (this.perStream.get(streamId) >= this.o.maxConnectionsPerStream) {
+      this.metrics.rejected('too-many-connections');
+      return this.limitReply(429, 'too-many-connections', 'the stream is at its reader limit');
+    }
+    const { address, identity } = owner;
+    if (address !== null && this.perAddress.get(address) >= this.o.maxConnectionsPerAddress) {
+      this.metrics.rejected('too-many-address-connections');
+      return this.limitReply(
+        429,
+        'too-many-address-connections',
+        'this client address holds as many connections as the server allows one address',
       );
     }
-    const count = this.perStream.get(streamId) ?? 0;
-    if (count >= this.o.maxConnectionsPerStream) {
-      this.metrics.rejected('too-many-connections');
-      return errorReply(
+    if (
+      identity !== undefined &&
+      this.perIdentity.get(identity) >= this.o.maxConnectionsPerIdentity
+    ) {
+      this.metrics.rejected('too-many-identity-connections');
+      return this.limitReply(
         429,
-        'too-many-connections',
-        `the stream is at its reader limit; retry after ${this.o.retryAfterSeconds} s`,
-        retry,
+        'too-many-identity-connections',
+        'this identity holds as many connections as the server allows one identity',
       );
     }
     this.total++;
     this.perTransport[transport]++;
-    this.perStream.set(streamId, count + 1);
+    this.perStream.add(streamId);
+    if (address !== null) this.perAddress.add(address);
+    if (identity !== undefined) this.perIdentity.add(identity);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.total--;
       this.perTransport[transport]--;
-      const left = (this.perStream.get(streamId) ?? 1) - 1;
-      if (left === 0) this.perStream.delete(streamId);
-      else this.perStream.set(streamId, left);
+      this.perStream.remove(streamId);
+      if (address !== null) this.perAddress.remove(address);
+      if (identity !== undefined) this.perIdentity.remove(identity);
     };
+  }
+
+  private limitReply(
+    status: 429 | 503,
+    code:
+      | 'overloaded'
+      | 'too-many-connections'
+      | 'too-many-address-connections'
+      | 'too-many-identity-connections',
+    what: string,
+  ): Reply {
+    const after = this.o.retryAfterSeconds;
+    return errorReply(status, code, `${what}; retry after ${after} s`, {
+      'retry-after': String(after),
+    });
+  }
+
+  /**
+   * The owner of a connection `inc` asks for, as `identity` (from `authorize`): its address
+   * from the `clientAddress` option (default: the peer), grouped by {@link addressKey}.
+   */
+  ownerOf(inc: Incoming, identity: string | undefined): ConnectionOwner {
+    const peer = inc.peer ?? null;
+    let address: string | null | undefined = peer;
+    const hook = this.o.clientAddress;
+    if (hook !== null) {
+      try {
+        address = hook(inc.request(), peer);
+      } catch (error) {
+        // A failing hook must not let the request escape the limit, nor fail it.
+        this.onError(error);
+        address = peer;
+      }
+    }
+    const key = typeof address === 'string' && address !== '' ? addressKey(address) : null;
+    return { address: key, identity };
   }
 
   /** A 503 while the server drains or after it closed, else `null`. */
@@ -313,6 +407,8 @@ export class ServerCore implements SessionHub {
       storeSubscriptions: this.subscriptions,
       runningJobs: this.jobs.size,
       pendingSettles: jobs.pendingSettles ?? 0,
+      addresses: this.perAddress.size,
+      identities: this.perIdentity.size,
     };
   }
 

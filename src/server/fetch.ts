@@ -106,11 +106,19 @@ function toResponse(reply: Reply, maxBufferBytes: number, signal: AbortSignal): 
   return new Response(sink.stream, { status: reply.status, headers: reply.headers });
 }
 
-/** The core's view of a fetch `Request` that arrived at `arrivedAt` (monotonic ms). */
-export function fetchIncoming(request: Request, arrivedAt: number): Incoming {
+/**
+ * The core's view of a fetch `Request` that arrived at `arrivedAt` (monotonic ms); `peer` is
+ * the remote address when the runtime tells it (Bun's `requestIP`, Deno's `remoteAddr`).
+ */
+export function fetchIncoming(
+  request: Request,
+  arrivedAt: number,
+  peer: string | null = null,
+): Incoming {
   return {
     signal: request.signal,
     arrivedAt,
+    peer,
     method: request.method,
     url: new URL(request.url),
     header: (name) => request.headers.get(name),
@@ -125,9 +133,11 @@ export function fetchIncoming(request: Request, arrivedAt: number): Incoming {
  * Next.js route handlers. SSE and long-polling; WebSocket needs the runtime's binding
  * (`attachWebSocket` on Node, `outlast/bun`, `outlast/deno`, `outlast/workers`).
  */
-export function createFetchHandler(core: ServerCore): (request: Request) => Promise<Response> {
-  return async (request) => {
-    const inc = fetchIncoming(request, core.monotonicNow());
+export function createFetchHandler(
+  core: ServerCore,
+): (request: Request, peer?: string | null) => Promise<Response> {
+  return async (request, peer = null) => {
+    const inc = fetchIncoming(request, core.monotonicNow(), peer);
     const url = inc.url;
     const reply =
       (await handle(core, inc)) ?? errorReply(404, 'unknown-route', `no route for ${url.pathname}`);

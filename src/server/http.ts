@@ -24,6 +24,11 @@ export interface Incoming {
   readonly signal: AbortSignal;
   /** When the request arrived, on the server's monotonic clock (rotation counts from here). */
   readonly arrivedAt: number;
+  /**
+   * The connection's remote address as the runtime sees it (the socket's on Node); absent
+   * when the adapter has none (a fetch handler). See the `clientAddress` option.
+   */
+  readonly peer?: string | null;
 }
 
 /** Calls `listener` once when `signal` aborts, or in a microtask when it already has. */

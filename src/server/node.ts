@@ -125,6 +125,7 @@ export function nodeIncoming(
   return {
     signal: gone.signal,
     arrivedAt,
+    peer: req.socket?.remoteAddress ?? null,
     method: req.method ?? 'GET',
     url,
     header(name) {

@@ -110,6 +110,38 @@ export interface ServerOptions {
   /** Connections in total; past it: 503. @default 20_000 */
   maxConnections?: number;
   /**
+   * Connections (SSE, WebSocket, held polls) from one client address; past it: 429
+   * `too-many-address-connections`, so one client cannot take every connection. IPv6
+   * addresses count by their /64 (what one host or home is given). The address is the one
+   * {@link ServerOptions.clientAddress} tells; with none, this limit does not apply.
+   * `null`, `0` or `Infinity`: no limit. Behind a reverse proxy every client has the proxy's
+   * address unless `clientAddress` reads the one the proxy forwards.
+   * @default maxConnections / 10, rounded up (2_000)
+   */
+  maxConnectionsPerAddress?: number | null;
+  /**
+   * Connections from one identity (what `authorize` answered as `{ identity }`); past it: 429
+   * `too-many-identity-connections`, whatever addresses they come from. Requests without an
+   * identity are not counted here. `null`, `0` or `Infinity`: no limit.
+   * @default maxConnections / 20, rounded up (1_000)
+   */
+  maxConnectionsPerIdentity?: number | null;
+  /**
+   * The client address that `maxConnectionsPerAddress` counts by. `peer` is the address of
+   * the connection as the runtime sees it: the socket's remote address on the Node adapter
+   * and `attachWebSocket`; `null` for `outlast.fetch` (a fetch handler has no socket). Return
+   * `null` to leave a request uncounted.
+   *
+   * Behind a reverse proxy the peer is the proxy. Read the address your own proxy adds, and
+   * only that: `X-Forwarded-For` is sent by anyone, and a client that chose its own would
+   * name a fresh address for each connection (escaping the limit) or a victim's (using up
+   * its share). Its rightmost entry is the one your proxy appended; Cloudflare's
+   * `CF-Connecting-IP` is set by Cloudflare (trust it only when every request comes through
+   * Cloudflare, as on Workers).
+   * @default the peer address: `(request, peer) => peer`
+   */
+  clientAddress?: ((request: Request, peer: string | null) => string | null | undefined) | null;
+  /**
    * Jobs running at once in this process; past it `POST /jobs/{name}` gets 503. A job counts
    * from its start until its function returns (a cancelled job that ignores its signal still
    * counts). @default 1_000
@@ -191,11 +223,33 @@ export const serverDefaults = {
   readBatch: 500,
 } as const;
 
+/**
+ * The per-client limits default to a share of `maxConnections`: one address may take a
+ * tenth of it, one identity a twentieth (an address may be a whole office behind one NAT).
+ */
+export const clientLimitShares = {
+  maxConnectionsPerAddress: 10,
+  maxConnectionsPerIdentity: 20,
+} as const;
+
 /** Options after defaults, as the server uses them. */
 export type ResolvedOptions = Omit<
   Required<ServerOptions>,
-  'authorize' | 'cors' | 'metrics' | 'onError' | 'store' | 'maxStreamMs'
+  | 'authorize'
+  | 'cors'
+  | 'metrics'
+  | 'onError'
+  | 'store'
+  | 'maxStreamMs'
+  | 'maxConnectionsPerAddress'
+  | 'maxConnectionsPerIdentity'
+  | 'clientAddress'
 > & {
+  /** `Infinity`: no limit. */
+  maxConnectionsPerAddress: number;
+  /** `Infinity`: no limit. */
+  maxConnectionsPerIdentity: number;
+  clientAddress: ((request: Request, peer: string | null) => string | null | undefined) | null;
   store: Store;
   maxStreamMs: number | null;
   authorize: ServerOptions['authorize'] | undefined;

@@ -93,7 +93,8 @@ export function createOutlast(options: ServerOptions = {}): Outlast {
     startJob: (fn, jobOptions) => core.jobs.start(fn, jobOptions),
     cancelJob: (jobId, reason) => core.jobs.cancel(jobId, reason),
     getJob: (jobId) => core.store.getJob(jobId),
-    fetch: fetchHandler,
+    // One argument only: frameworks call fetch(request, env, ctx), and env is no address.
+    fetch: (request) => fetchHandler(request),
     handleNode,
     stats: () => core.stats(),
     drain: (drainOptions) => core.drain(drainOptions),

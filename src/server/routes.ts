@@ -88,7 +88,7 @@ async function streamRoute(core: ServerCore, inc: Incoming, streamId: string): P
       heartbeatMs: params.heartbeatMs,
       maxBatch: o.maxPollBatch,
       signal: inc.signal,
-      hold: () => core.acquire(streamId, 'poll'),
+      hold: () => core.acquire(streamId, 'poll', core.ownerOf(inc, allowed.identity)),
       holds: core.heldPolls,
     });
   }
@@ -97,7 +97,7 @@ async function streamRoute(core: ServerCore, inc: Incoming, streamId: string): P
   if (initial.done && initial.events.length === 0 && initial.resume === 'recovered') {
     return emptyReply(204);
   }
-  const release = core.acquire(streamId, 'sse');
+  const release = core.acquire(streamId, 'sse', core.ownerOf(inc, allowed.identity));
   if (typeof release !== 'function') return release;
   const { heartbeatMs, maxStreamMs } = params;
   const arrivedAt = inc.arrivedAt;

@@ -135,6 +135,31 @@ describe('bad input', () => {
     held.cut();
   });
 
+  it('answers 429 with Retry-After past maxConnectionsPerAddress, over SSE, polls and WebSocket', async () => {
+    // Every client here comes from 127.0.0.1: the runtime's own peer address is what counts.
+    server = await startServer({ maxConnectionsPerAddress: 2, retryAfterSeconds: 7 });
+    await server.outlast.publish('a', { data: '1' });
+    const head = (await server.outlast.store.info('a'))!.lastId;
+    const sse = connect('sse', server.base, 'a');
+    const poll = connect('poll', server.base, 'a', { lastEventId: head, query: { wait: '5000' } });
+    await until(() => server!.outlast.connections === 2, 'two connections');
+    expect(server.outlast.stats().addresses).toBe(1);
+    const res = await fetch(`${server.base}/streams/a`);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('7');
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('too-many-address-connections');
+    expect(error.message).not.toContain('2');
+    const ws = connect('ws', server.base, 'a');
+    expect(await ws.finished).toMatchObject({ how: 'refused', status: 429 });
+    sse.cut();
+    poll.cut();
+    await until(() => server!.outlast.stats().addresses === 0, 'the address to be forgotten');
+    const again = connect('ws', server.base, 'a');
+    await again.waitFor((m) => m.type === 'event');
+    again.cut();
+  });
+
   it('validates cut reports: 400 for bad JSON, 413 past the limits, 204 otherwise', async () => {
     server = await startServer({ maxReportsPerRequest: 2 });
     const post = (body: string) => fetch(`${server!.base}/reports`, { method: 'POST', body });

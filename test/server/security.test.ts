@@ -187,7 +187,12 @@ describe('CORS', () => {
 
 describe('limits tell no counts', () => {
   it('answers 429 and 503 without reader or connection numbers', async () => {
-    server = await startServer({ maxConnectionsPerStream: 1, maxConnections: 2 });
+    // Both readers come from 127.0.0.1: no per-address limit (a tenth of 2 would be 1).
+    server = await startServer({
+      maxConnectionsPerStream: 1,
+      maxConnections: 2,
+      maxConnectionsPerAddress: null,
+    });
     for (const id of ['s', 't', 'u']) await server.outlast.publish(id, { data: 'a' });
     const controller = new AbortController();
     const hold = (id: string) =>

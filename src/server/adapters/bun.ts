@@ -3,6 +3,7 @@
  * `Bun.serve({ port: 3000, ...bunHandlers(outlast) })`.
  * @packageDocumentation
  */
+import { createFetchHandler } from '../fetch.js';
 import type { Outlast } from '../outlast.js';
 import type { Admission } from './socket.js';
 import {
@@ -35,6 +36,8 @@ export interface BunWebSocket {
 /** The part of Bun's `Server` the binding uses. */
 export interface BunServer {
   upgrade(request: Request, options: { data: BunSocketData }): boolean;
+  /** The client's address (the peer of `maxConnectionsPerAddress`). */
+  requestIP?(request: Request): { address: string } | null;
 }
 
 /** The handlers to spread into `Bun.serve(...)`. */
@@ -75,18 +78,25 @@ export function bunHandlers(
   fallback?: (request: Request) => Response | Promise<Response>,
 ): BunHandlers {
   const core = coreOf(outlast);
+  const serve = createFetchHandler(core);
   return {
     async fetch(request, server) {
       if (fallback !== undefined && outsideBase(core, request)) return fallback(request);
+      const peer = server.requestIP?.(request)?.address ?? null;
       if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
-        return outlast.fetch(request);
+        return serve(request, peer);
       }
-      const answer = await upgradeFetch(core, request, (admission) => {
-        if (server.upgrade(request, { data: { admission } })) return undefined;
-        admission.release();
-        return new Response('not a valid WebSocket handshake', { status: 400 });
-      });
-      return answer === null ? outlast.fetch(request) : answer;
+      const answer = await upgradeFetch(
+        core,
+        request,
+        (admission) => {
+          if (server.upgrade(request, { data: { admission } })) return undefined;
+          admission.release();
+          return new Response('not a valid WebSocket handshake', { status: 400 });
+        },
+        peer,
+      );
+      return answer === null ? serve(request, peer) : answer;
     },
     websocket: {
       open(ws) {

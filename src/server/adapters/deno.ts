@@ -3,6 +3,7 @@
  * `Deno.serve({ port: 3000 }, denoHandler(outlast))`.
  * @packageDocumentation
  */
+import { createFetchHandler } from '../fetch.js';
 import type { Outlast } from '../outlast.js';
 import {
   coreOf,
@@ -23,6 +24,12 @@ function denoUpgrade(): DenoUpgrade {
   return deno.upgradeWebSocket;
 }
 
+/** The part of `Deno.ServeHandlerInfo` the binding uses. */
+export interface DenoServeInfo {
+  /** The client's address (the peer of `maxConnectionsPerAddress`). */
+  remoteAddr?: { hostname?: string };
+}
+
 /**
  * A `Deno.serve` handler. Requests outside the base path go to `fallback` (default: 404
  * JSON). `upgrade` defaults to `Deno.upgradeWebSocket`.
@@ -31,18 +38,25 @@ export function denoHandler(
   outlast: Outlast,
   fallback?: (request: Request) => Response | Promise<Response>,
   upgrade: DenoUpgrade = denoUpgrade(),
-): (request: Request) => Promise<Response> {
+): (request: Request, info?: DenoServeInfo) => Promise<Response> {
   const core = coreOf(outlast);
-  return async (request) => {
+  const serve = createFetchHandler(core);
+  return async (request, info) => {
     if (fallback !== undefined && outsideBase(core, request)) return fallback(request);
+    const peer = info?.remoteAddr?.hostname ?? null;
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
-      return outlast.fetch(request);
+      return serve(request, peer);
     }
-    const answer = await upgradeFetch(core, request, (admission) => {
-      const { socket, response } = upgrade(request);
-      serveStandardSocket(core, admission, socket);
-      return response;
-    });
-    return answer ?? outlast.fetch(request);
+    const answer = await upgradeFetch(
+      core,
+      request,
+      (admission) => {
+        const { socket, response } = upgrade(request);
+        serveStandardSocket(core, admission, socket);
+        return response;
+      },
+      peer,
+    );
+    return answer ?? serve(request, peer);
   };
 }

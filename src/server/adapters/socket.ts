@@ -200,15 +200,15 @@ async function admit(core: ServerCore, inc: Incoming): Promise<Reply | Admission
     return errorReply(403, 'forbidden', 'this origin may not open a WebSocket here (cors.origin)');
   }
   const asked = origin === 'anonymous' ? withoutCredentials(inc) : inc;
-  const denied = await core.authorize(asked, streamId, 'read');
-  if (denied !== null) return denied;
+  const allowed = await core.authorizeAs(asked, streamId, 'read');
+  if ('status' in allowed) return allowed;
   if (inc.signal.aborted) return clientGone();
   if ((await core.store.info(streamId)) === null) {
     return errorReply(404, 'unknown-stream', 'no such stream (it may have ended and expired)');
   }
   // Gone during authorize or the store read: take nothing.
   if (inc.signal.aborted) return clientGone();
-  const release = core.acquire(streamId, 'ws');
+  const release = core.acquire(streamId, 'ws', core.ownerOf(asked, allowed.identity));
   if (typeof release !== 'function') return release;
   // A WebSocket rotates only when the client asks (`maxStream` in its query): upgraded
   // connections escape most total-duration clocks (the Service Connect incident), so the server-wide
@@ -397,8 +397,9 @@ export async function upgradeFetch(
   core: ServerCore,
   request: Request,
   accept: (admission: Admission) => Response | undefined,
+  peer: string | null = null,
 ): Promise<Response | undefined | null> {
-  const result = await admitUpgrade(core, fetchIncoming(request, core.monotonicNow()));
+  const result = await admitUpgrade(core, fetchIncoming(request, core.monotonicNow(), peer));
   if (result === null) return null;
   if ('status' in result) return replyResponse(result);
   try {
