@@ -5,7 +5,7 @@ import type { RedisStore, RedisStoreOptions } from '../../src/store/redis/index.
 import { connect, eventsOf } from '../helpers/clients.js';
 import { command, type TestRedis } from '../helpers/redis-server.js';
 import { testRedis, testRedisStore } from '../helpers/redis-store.js';
-import { sleep, startServer, until } from '../helpers/server.js';
+import { expectIdle, sleep, startServer, until } from '../helpers/server.js';
 import { startTcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
 
 /*
@@ -23,7 +23,16 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   redis.resume();
-  for (const thing of open.splice(0).reverse()) await thing.close();
+  const things = open.splice(0).reverse();
+  try {
+    // Every test is a leak test: each server holds nothing once its clients and jobs are gone.
+    for (const thing of things) {
+      if ('outlast' in thing) await expectIdle(thing.outlast as Outlast);
+      else if ('stats' in thing) await expectIdle(thing as Outlast);
+    }
+  } finally {
+    for (const thing of things) await thing.close();
+  }
 });
 
 /** A store of the file's redis-server (closed after the file), quick to reconnect. */
