@@ -108,6 +108,8 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     check(name, o[name], Number.isFinite(o[name]) && o[name] >= 0, 'a number of ms >= 0');
   }
   const request = requestPolicy(options);
+  // What the user chose, for a POST that turns out to start a job (followed like any job).
+  const chosen = { protocol: o.protocol, transports: o.transports };
   if (request.policy.post !== null) {
     // A POST stream is an SSE response to that one request: no outlast query, no fallback.
     o.protocol = 'sse';
@@ -239,6 +241,12 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       streamUrl = started.stream;
       resultUrl = started.result;
     } else resultUrl = streamRoutes(streamUrl).result;
+    await follow(postRttMs);
+  };
+
+  let stopWatching = () => {};
+  /** Opens the session on `streamUrl` (a job's stream once it started). */
+  const follow = async (postRttMs: number | null) => {
     if (closed) return;
     const origin = new URL(streamUrl).origin;
     const loaded =
@@ -295,12 +303,48 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
       () => session?.wake(),
     );
     const unlisten = emitter.on('cut', () => page.lost());
-    const stop = () => {
+    stopWatching = () => {
       unlisten();
       page.stop();
     };
-    done.then(stop, stop);
   };
+  done.then(
+    () => stopWatching(),
+    () => stopWatching(),
+  );
+  const failWith = (error: unknown) =>
+    fail(
+      error instanceof OutlastError
+        ? error
+        : new OutlastError('unexpected-response', String(error), { cause: error }),
+    );
+
+  if (request.policy.post !== null) {
+    // A POST answered 202 with an outlast job's start is that job: it is followed like a job
+    // started with `job: true` (its stream, then its result), unless `job: false` said the
+    // URL is no job route.
+    request.policy.onJobStarted = (started) => {
+      if (closed) return;
+      stopWatching();
+      session?.close(false);
+      session = null;
+      if (options.job === false) {
+        fail(
+          new OutlastError(
+            'unexpected-response',
+            `POST ${href} answered 202 with the start of outlast job ${started.jobId}, but job: false was given: the job runs unobserved; leave job unset (or pass job: true) to follow it`,
+          ),
+        );
+        return;
+      }
+      request.policy.post = null;
+      o.protocol = sessionOptions.protocol = chosen.protocol;
+      o.transports = sessionOptions.transports = chosen.transports;
+      streamUrl = started.stream;
+      resultUrl = started.result;
+      follow(null).catch(failWith);
+    };
+  }
 
   const close = () => {
     if (closed) return;
@@ -316,13 +360,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     if (options.signal.aborted) queueMicrotask(close);
     else options.signal.addEventListener('abort', close, { once: true });
   }
-  start().catch((error: unknown) =>
-    fail(
-      error instanceof OutlastError
-        ? error
-        : new OutlastError('unexpected-response', String(error), { cause: error }),
-    ),
-  );
+  start().catch(failWith);
 
   return {
     on: (type, listener) => emitter.on(type, listener),

@@ -77,6 +77,14 @@ export async function startJob(
     if (signal.aborted) throw closedError();
     return { retryAfterMs: null, message: describe(error), cause: 'network-error' };
   }
+  if (isEventStream(res)) {
+    // A POST stream (an LLM API), not a job route: its body may never end, so it is not read.
+    void res.body?.cancel().catch(() => {});
+    throw new OutlastError(
+      'unexpected-response',
+      `POST ${url} answered ${res.status} text/event-stream: a POST stream, not an outlast job; pass method: 'POST' to read it as a stream`,
+    );
+  }
   let text: string;
   try {
     text = await res.text();
@@ -91,22 +99,8 @@ export async function startJob(
     };
   }
   if (res.status === 202 || res.status === 200 || res.status === 201) {
-    try {
-      const j = JSON.parse(text) as { jobId?: unknown; stream?: unknown; result?: unknown };
-      if (typeof j.jobId === 'string' && typeof j.stream === 'string') {
-        const result =
-          typeof j.result === 'string'
-            ? j.result
-            : `${url.replace(/\/jobs\/[^/]+$/, '')}/jobs/${j.jobId}`;
-        return {
-          jobId: j.jobId,
-          stream: new URL(j.stream, url).href,
-          result: new URL(result, url).href,
-        };
-      }
-    } catch {
-      // Fall through to the error below.
-    }
+    const started = parseJobStart(text, url);
+    if (started !== null) return started;
     throw new OutlastError(
       'unexpected-response',
       `POST ${url} answered ${res.status} without {"jobId","stream"}; is it an outlast job route?`,
@@ -122,6 +116,34 @@ export async function startJob(
     };
   }
   throw statusError(res.status, errorCode(text), `starting the job at ${url}`);
+}
+
+/** Whether a response is `text/event-stream`. */
+export function isEventStream(res: Response): boolean {
+  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'text/event-stream';
+}
+
+/**
+ * The job an outlast job route's answer names (`{"jobId","stream","result"?}`, URLs resolved
+ * against `url`), or `null` when `text` is not such an answer.
+ */
+export function parseJobStart(text: string, url: string): StartedJob | null {
+  try {
+    const j = JSON.parse(text) as { jobId?: unknown; stream?: unknown; result?: unknown };
+    if (typeof j?.jobId !== 'string' || typeof j.stream !== 'string') return null;
+    const result =
+      typeof j.result === 'string'
+        ? j.result
+        : `${url.replace(/\/jobs\/[^/]+$/, '')}/jobs/${j.jobId}`;
+    return {
+      jobId: j.jobId,
+      stream: new URL(j.stream, url).href,
+      result: new URL(result, url).href,
+    };
+  } catch {
+    return null;
+  }
 }
 
 /** The error for a status that stops the client. */

@@ -54,7 +54,8 @@ export interface ConnectOptions {
   /**
    * Whether `url` is an outlast job route (`{base}/jobs/{name}`): the client POSTs `body`,
    * then follows the stream the `202` names and fetches the job's result if it misses the
-   * final event.
+   * final event. With `method: 'POST'` and `job` unset, a `202` job start is followed the same
+   * way; `false`: such an answer is an `unexpected-response` error.
    * @default true when `body` is given without `method`, else false
    */
   job?: boolean;

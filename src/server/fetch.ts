@@ -1,3 +1,4 @@
+import { readAtMost } from '../wire/bytes.js';
 import type { ServerCore } from './core.js';
 import { type ByteSink, errorReply, type Incoming, onAbort, type Reply } from './http.js';
 import { handle } from './routes.js';
@@ -73,26 +74,7 @@ class StreamSink implements ByteSink {
 async function readBody(request: Request, limit: number): Promise<Uint8Array | null> {
   if (Number(request.headers.get('content-length') ?? 0) > limit) return null;
   if (request.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return readAtMost(request.body, limit);
 }
 
 function toResponse(reply: Reply, maxBufferBytes: number, signal: AbortSignal): Response {

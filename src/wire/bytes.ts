@@ -66,3 +66,33 @@ export function lastLineEnd(bytes: Uint8Array, from: number, len: number): numbe
   const at = Math.max(view.lastIndexOf(LF, stop - 1), view.lastIndexOf(CR, stop - 1));
   return at >= from ? at : from - 1;
 }
+
+/**
+ * Reads a whole body of at most `limit` bytes; `null` (and the rest cancelled) when it is
+ * longer. A body that errors rejects.
+ */
+export async function readAtMost(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}

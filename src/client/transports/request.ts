@@ -1,5 +1,6 @@
 import { OutlastError } from '../../errors.js';
-import type { HeaderSource } from '../job.js';
+import { readAtMost } from '../../wire/bytes.js';
+import { type HeaderSource, parseJobStart, type StartedJob } from '../job.js';
 import type { ConnectOptions } from '../options.js';
 import type {
   CloseInfo,
@@ -28,7 +29,15 @@ export interface RequestPolicy {
   onUnauthorized: ((info: UnauthorizedInfo) => unknown) | null;
   /** A POST stream: the method and body of every request; `null` for GET. */
   post: { body: string; resend: boolean; sent: boolean } | null;
+  /**
+   * A POST stream answered `202` with an outlast job's start (`{"jobId","stream"}`): the
+   * attempt stops there and this decides what follows (`connect()` follows the job).
+   */
+  onJobStarted: ((started: StartedJob) => void) | null;
 }
+
+/** The most of a `202` body read to tell an outlast job start (its answer is far smaller). */
+const MAX_JOB_START_BYTES = 65_536;
 
 /** The request options of `connect()`, as {@link requestPolicy} reads them. */
 export type RequestOptions = Pick<
@@ -71,7 +80,7 @@ export function requestPolicy(o: RequestOptions): {
   const headers: HeaderSource =
     fn === null ? async () => withType(staticHeaders) : async () => withType({ ...(await fn()) });
   return {
-    policy: { headers, onUnauthorized: o.onUnauthorized ?? null, post },
+    policy: { headers, onUnauthorized: o.onUnauthorized ?? null, post, onJobStarted: null },
     // The static headers go out through the policy too (content type of a POST stream).
     staticHeaders,
     job,
@@ -178,11 +187,32 @@ export function withRequestPolicy(
         {
           ...ctx,
           headers: { ...extra, ...ctx.headers },
-          ...(policy.post === null ? {} : { method: 'POST', body: policy.post.body }),
+          ...(policy.post === null
+            ? {}
+            : { method: 'POST', body: policy.post.body, fetch: jobAware(ctx.fetch) }),
         },
         handlers,
       );
     };
+    /**
+     * The POST's answer, unless it is an outlast job's `202`: then the attempt ends here (its
+     * transport sees an empty 202 it no longer reports) and the policy's hook takes the job.
+     */
+    const jobAware =
+      (fetch: FetchLike): FetchLike =>
+      async (url, init) => {
+        const res = await fetch(url, init);
+        const hook = policy.onJobStarted;
+        const type = (res.headers.get('content-type') ?? '').toLowerCase();
+        if (res.status !== 202 || hook === null || !type.includes('json')) return res;
+        const text = await boundedText(res, MAX_JOB_START_BYTES);
+        const started = text === null ? null : parseJobStart(text, url);
+        if (started !== null && !stopped) {
+          stopped = true;
+          hook(started);
+        }
+        return new Response(text, { status: 202, headers: res.headers });
+      };
     void open();
     return {
       name,
@@ -218,4 +248,11 @@ export function fetchWithRefresh(fetch: FetchLike, policy: RequestPolicy): Fetch
       headers: { ...(init?.headers as Record<string, string>), ...fresh },
     });
   };
+}
+
+/** The body as text when it has at most `max` bytes, else `null` (and the rest is dropped). */
+async function boundedText(res: Response, max: number): Promise<string | null> {
+  if (res.body === null) return '';
+  const bytes = await readAtMost(res.body, max);
+  return bytes === null ? null : new TextDecoder().decode(bytes);
 }
