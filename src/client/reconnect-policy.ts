@@ -69,7 +69,8 @@ export function failureKind(loss: Loss): 'hop' | 'unavailable' {
 
 /**
  * When to reconnect after a loss (docs/client.md, "Reconnects"):
- * - a rotation the server asked for: at once;
+ * - a rotation the server asked for: at once (rotations right after the open count as
+ *   quick cuts, below);
  * - the cut of a healthy connection (its open notice came, or it delivered events or
  *   heartbeats): at once, after a jitter of at most `reconnectJitterMs` (0 by default). The
  *   network was fine a moment ago; waiting out a backoff window is pure lateness;
@@ -109,7 +110,10 @@ export class ReconnectPolicy {
   }
 
   next(loss: Loss): ReconnectDecision {
-    if (loss.cause === 'server-rotation') {
+    const rotation = loss.cause === 'server-rotation';
+    // A rotation is at once too, unless it keeps coming right after the open: a server (or a
+    // hop) rotating every response at once would make the client loop without a pause.
+    if (rotation && this.atOnce(loss)) {
       this.backoff.reset();
       return { delayMs: 0, attempt: 0 };
     }
@@ -121,14 +125,13 @@ export class ReconnectPolicy {
       const window = loss.healthy ? this.o.reconnectJitterMs : this.o.initialDelayMs;
       return { delayMs: this.random() * window, attempt: 0 };
     }
-    if (loss.healthy) {
-      this.quick = loss.sinceOpenMs < QUICK_MS ? this.quick + 1 : 0;
-      if (this.quick <= QUICK_LIMIT) {
+    if (loss.healthy && !rotation) {
+      if (this.atOnce(loss)) {
         this.backoff.reset();
         const floor = loss.plainSse ? hint : 0;
         return { delayMs: floor + this.random() * this.o.reconnectJitterMs, attempt: 0 };
       }
-    } else this.quick = 0;
+    } else if (!loss.healthy) this.quick = 0;
     this.backoff.lived(loss.sinceOpenMs);
     if (this.o.maxRetries !== null && this.backoff.attempts >= this.o.maxRetries) {
       return {
@@ -146,5 +149,11 @@ export class ReconnectPolicy {
     const floor = Math.max(loss.retryAfterMs, loss.plainSse ? hint : 0);
     const delayMs = this.backoff.next(floor, base);
     return { delayMs, attempt: this.backoff.attempts };
+  }
+
+  /** Counts a healthy loss; `true` while the quick ones in a row are few enough to go at once. */
+  private atOnce(loss: Loss): boolean {
+    this.quick = loss.sinceOpenMs < QUICK_MS ? this.quick + 1 : 0;
+    return this.quick <= QUICK_LIMIT;
   }
 }
