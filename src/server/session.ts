@@ -121,7 +121,10 @@ export class Session implements WheelEntry {
         resume: result.resume,
       });
       if (result.gap !== null) this.transport.gap(result.gap);
-      let cursor = result.resume === 'recovered' ? afterId : null;
+      // Until an event is written the position is still `afterId`, also after a gap: reading
+      // from the start instead would send a reader past a rollback what it already has.
+      let cursor = afterId;
+      const told = result.gap?.requested ?? null;
       let more = initial !== undefined || result.events.length >= readBatch;
       for (;;) {
         for (const event of result.events) this.write(event);
@@ -136,7 +139,7 @@ export class Session implements WheelEntry {
           return;
         }
         // Retention overtook a slow catch-up: say so rather than skip silently.
-        if (next.gap !== null && cursor !== null) this.transport.gap(next.gap);
+        if (next.gap !== null && next.gap.requested !== told) this.transport.gap(next.gap);
         result = next;
         more = next.events.length >= readBatch;
       }

@@ -46,7 +46,11 @@ export type GapReason = 'evicted' | 'epoch' | 'malformed' | 'unknown';
 export interface GapInfo {
   /** The id the client asked to resume after. */
   requested: string;
-  /** The id of the first event it will receive (the oldest retained), or `null` if none. */
+  /**
+   * The id of the first event it will receive, or `null` if none is there yet: the oldest
+   * retained one; for an id a Redis restart rolled back, the first one appended after the
+   * restart (the reader has what Redis kept before it).
+   */
   resumeFrom: string | null;
   reason: GapReason;
 }

@@ -1,8 +1,9 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/store/index.js';
 import { createRedisStore, type RedisStore } from '../../src/store/redis/index.js';
+import { type Connection, connect, eventsOf, type TransportKind } from '../helpers/clients.js';
 import { command, startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { sleep } from '../helpers/server.js';
+import { closeIdle, sleep, startServer, type TestServer } from '../helpers/server.js';
 
 /*
  * Event ids across real redis-server restarts, with the default (restarted data not trusted):
@@ -114,19 +115,31 @@ describe('ids across Redis restarts (restarted data not trusted, the default)', 
     ids.see([...kept, ...rolledBack]);
     await r.stop({ crash: true });
     await r.start();
+    // Before anything new: a gap, and nothing to send (the reader has all that was kept).
+    for (const seen of rolledBack) {
+      const read = await retrying(() => s.read('s', seen.id));
+      expect(read).toMatchObject({ resume: 'gap', events: [] });
+      expect(read?.gap).toEqual({ requested: seen.id, resumeFrom: null, reason: 'epoch' });
+    }
     const fresh: StoredEvent[] = [];
     for (let i = 0; i < 3; i++) fresh.push(await append(s, `new${i}`));
     ids.see(fresh);
     // Same seqs as the lost events, never the same ids.
     expect(fresh.map((e) => e.seq)).toEqual(rolledBack.map((e) => e.seq));
     for (const [i, e] of fresh.entries()) expect(e.id).not.toBe(rolledBack[i]!.id);
-    // A reader that had seen a rolled-back event: a gap, then everything retained.
+    // A reader that had seen a rolled-back event: a gap, then the events appended since, not
+    // the kept ones again (it had them: it was past them).
     for (const seen of rolledBack) {
       const read = await s.read('s', seen.id);
       expect(read?.resume).toBe('gap');
-      expect(read?.gap?.reason).toBe('epoch');
+      expect(read?.gap).toEqual({ requested: seen.id, resumeFrom: fresh[0]!.id, reason: 'epoch' });
+      expect(read?.events.map((e) => e.data)).toEqual(['new0', 'new1', 'new2']);
       ids.see(read!.events);
     }
+    // A reader at a foreign id still starts from the oldest retained event.
+    const foreign = await s.read('s', 'zzzzzzzzzz:2');
+    expect(foreign?.gap?.resumeFrom).toBe(kept[0]!.id);
+    expect(foreign?.events).toHaveLength(6);
     // A reader at a kept id loses nothing of what exists.
     const fromKept = await s.read('s', kept.at(-1)!.id);
     expect(fromKept?.resume).toBe('recovered');
@@ -163,5 +176,71 @@ describe('ids across Redis restarts (restarted data not trusted, the default)', 
     const info = await s.info('s');
     expect(info?.firstId).toBe(all[0]!.id);
     expect(info?.lastId).toBe(all.at(-1)!.id);
+  });
+
+  describe('readers on every transport past a rollback', () => {
+    let server: TestServer | undefined;
+    afterEach(async () => {
+      await closeIdle(server);
+      server = undefined;
+    });
+
+    it('get an epoch gap and then only the new events, never the kept ones again', async () => {
+      const r = await redisWith([]);
+      const s = await storeOn(r);
+      server = await startServer({ store: s });
+      const base = server.base;
+      const publish = (data: string) => retrying(() => server!.outlast.publish('s', { data }));
+      for (let i = 0; i < 3; i++) await publish(`kept${i}`);
+      expect(await command(r.port, ['SAVE'])).toContain('OK');
+      for (let i = 0; i < 3; i++) await publish(`gone${i}`);
+      const kinds: TransportKind[] = ['sse', 'ws', 'poll'];
+      const query = (kind: TransportKind): Record<string, string> =>
+        kind === 'poll' ? { wait: '300' } : { heartbeat: '1000' };
+      // Each reader has read everything, the rolled-back events included.
+      const last = new Map<TransportKind, string>();
+      for (const kind of kinds) {
+        const conn = connect(kind, base, 's', { lastEventId: null, query: query(kind) });
+        await conn.waitFor((m) => m.type === 'event' && m.data === 'gone2');
+        conn.cut();
+        last.set(kind, eventsOf(conn.messages).at(-1)!.id);
+      }
+      await r.stop({ crash: true });
+      await r.start();
+      // They come back before anything new is published (an SSE or WebSocket read that finds
+      // nothing to send after the gap), then new events come.
+      const readers = new Map<TransportKind, Connection>();
+      for (const kind of kinds) {
+        for (let attempt = 0; ; attempt++) {
+          const conn = connect(kind, base, 's', {
+            lastEventId: last.get(kind)!,
+            query: query(kind),
+          });
+          const first = await Promise.race([
+            conn.waitFor((m) => m.type === 'open', 3_000).catch(() => null),
+            conn.finished.then(() => null),
+          ]);
+          if (first !== null) {
+            readers.set(kind, conn);
+            break;
+          }
+          conn.cut();
+          if (attempt > 40) throw new Error(`${kind}: the server did not come back`);
+          await sleep(50);
+        }
+      }
+      for (let i = 0; i < 3; i++) await publish(`new${i}`);
+      for (const kind of kinds) {
+        const reader = readers.get(kind)!;
+        await reader.waitFor((m) => m.type === 'event' && m.data === 'new2');
+        reader.cut();
+        const gaps = reader.messages.filter((m) => m.type === 'gap');
+        expect(gaps, kind).toMatchObject([{ requested: last.get(kind), reason: 'epoch' }]);
+        expect(
+          eventsOf(reader.messages).map((e) => e.data),
+          kind,
+        ).toEqual(['new0', 'new1', 'new2']);
+      }
+    }, 30_000);
   });
 });

@@ -96,6 +96,26 @@ local function position_ok(m, epoch, after, last_seq, first_seq)
   return false
 end
 
+-- Where a reader at 'after seq of epoch' resumes when a restart rolled that position back:
+-- right after what Redis kept of its epoch (the first seq of the epoch that followed), since
+-- the reader had everything up to there; nil when the position is not such a one.
+local function rolled_back_resume(m, epoch, after)
+  if not after then return nil end
+  local h = redis.call('HMGET', m, 'epoch', 'prev', 'start')
+  if epoch == h[1] or not h[2] then return nil end
+  local segs = {}
+  for e, from in string.gmatch(h[2], ';(%w+):(%d+)') do segs[#segs + 1] = { e, tonumber(from) } end
+  for i = 1, #segs do
+    if segs[i][1] == epoch then
+      local stop = tonumber(h[3] or '1') - 1
+      if segs[i + 1] then stop = segs[i + 1][2] - 1 end
+      if after > stop and after >= segs[i][2] - 1 then return stop + 1 end
+      return nil
+    end
+  end
+  return nil
+end
+
 -- epoch, last seq, ended, bytes, first retained seq (0: none), retained count; or nil.
 local function info(m, e)
   local h = redis.call('HMGET', m, 'epoch', 'seq', 'ended', 'bytes')
@@ -171,7 +191,12 @@ local last_seq, first_seq = inf[2], inf[5]
 if first_seq == 0 then first_seq = last_seq + 1 end
 local from = first_seq
 local after = tonumber(ARGV[3])
-if position_ok(m, ARGV[2], after, last_seq, first_seq) then from = after + 1 end
+if position_ok(m, ARGV[2], after, last_seq, first_seq) then from = after + 1
+else
+  -- A gap; after a rollback the reader still has what came before it: not sent again.
+  local resume = rolled_back_resume(m, ARGV[2], after)
+  if resume and resume > from then from = resume end
+end
 inf[7] = from
 local limit = tonumber(ARGV[4])
 if limit ~= 0 and from <= last_seq then

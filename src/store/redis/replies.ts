@@ -131,9 +131,12 @@ export function readResultOf(
   if (afterId !== null) {
     const reason = parsed === null ? 'malformed' : gapReason(epochs, parsed, lastSeq, first);
     if (reason !== null) {
+      // Where the read resumed: the oldest retained event, or after a rollback the first event
+      // the reader cannot have had (lua.ts, rolled_back_resume); null when none is there yet.
+      const start = Math.max(from, length > 0 ? firstSeq : lastSeq + 1);
       gap = {
         requested: afterId,
-        resumeFrom: length > 0 ? formatEventId(epochOf(epochs, firstSeq), firstSeq) : null,
+        resumeFrom: start <= lastSeq ? formatEventId(epochOf(epochs, start), start) : null,
         reason,
       };
     }
