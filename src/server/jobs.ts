@@ -1,6 +1,7 @@
 import { isOutlastError, OutlastError } from '../errors.js';
 import type { ServerMetrics } from '../metrics/types.js';
 import type { EventInput, JobRecord, Store } from '../store/types.js';
+import { unrefTimer } from '../unref.js';
 
 /** What a job function gets. */
 export interface JobContext<I = unknown> {
@@ -42,8 +43,8 @@ export interface StartJobOptions<I = unknown> {
   /** Recorded in the job record (`name`). @default none */
   name?: string;
   /**
-   * Names one job: while the key is claimed (`resultTtlMs` from the start, and again from the
-   * moment the job settles), starting with the same key, name and identity returns the job
+   * Names one job: while the key is claimed (from the start for as long as the job runs,
+   * however long, then `resultTtlMs` from the moment it settles), starting with the same key, name and identity returns the job
    * started first (`created: false`) and the function does not run again, on any instance
    * sharing the store. The input of later starts is ignored. A job that ended `lost` does not
    * hold its key: a start with it runs the function again. @default none
@@ -295,9 +296,21 @@ export class JobRunner {
     const base: JobRecord = { id, state: 'running', createdAt, updatedAt: createdAt };
     if (options.name !== undefined) base.name = options.name;
     if (options.identity !== undefined) base.identity = options.identity;
+    // The key stays claimed while the job runs, however long (every third of its TTL), and
+    // `resultTtlMs` from its settling: a start retried late must not run the work again.
+    const keyRefresher =
+      key === null
+        ? undefined
+        : unrefTimer(
+            setInterval(
+              () => void store.refreshJobKey(key, id, this.deps.resultTtlMs).catch(() => {}),
+              Math.max(1, Math.floor(this.deps.resultTtlMs / 3)),
+            ),
+          );
     try {
       await store.createJob(base);
     } catch (error) {
+      clearInterval(keyRefresher);
       if (key !== null) await store.refreshJobKey(key, id, 0).catch(() => {});
       throw error;
     }
@@ -310,6 +323,7 @@ export class JobRunner {
     const done = (record: JobRecord) => {
       this.running.delete(id);
       if (this.running.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      clearInterval(keyRefresher);
       if (key !== null) {
         store.refreshJobKey(key, id, this.deps.resultTtlMs).catch(() => {});
       }

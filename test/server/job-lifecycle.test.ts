@@ -92,6 +92,34 @@ describe('settling', () => {
     expect(JSON.parse(final.data)).toMatchObject({ code: 'job-lost' });
   });
 
+  it('holds the idempotency key of a job running longer than resultTtlMs', async () => {
+    const { s } = await withFaults(() => null, { resultTtlMs: 150 });
+    let ran = 0;
+    const work = async (ctx: { signal: AbortSignal }) => {
+      ran++;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, 700);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve(null);
+        });
+      });
+      return ran;
+    };
+    const first = await s.outlast.startJob(work, { idempotencyKey: 'long', name: 'w' });
+    // Well past resultTtlMs, the job still running: a retried start must find it.
+    await sleep(500);
+    const again = await s.outlast.startJob(work, { idempotencyKey: 'long', name: 'w' });
+    expect(again).toMatchObject({ id: first.id, created: false });
+    expect(await first.settled).toMatchObject({ state: 'succeeded', result: 1 });
+    expect(ran).toBe(1);
+    // After the settle the key is kept resultTtlMs, then let go.
+    await sleep(400);
+    const later = await s.outlast.startJob(work, { idempotencyKey: 'long', name: 'w' });
+    expect(later.created).toBe(true);
+    await later.cancel();
+  });
+
   it('lets a start with the key of a lost job run the work again', async () => {
     let failing = true;
     const { s } = await withFaults(
