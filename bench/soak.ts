@@ -17,7 +17,8 @@
  *   with the same key (a retried start); job results are kept 5 s (resultTtlMs), so job
  *   records and job streams reach their steady number during the warm-up too;
  * - on Redis: paused (SIGSTOP) 800 ms at 25 % and 50 % of the phase, restarted at 70 %
- *   (SHUTDOWN SAVE, start: a restart that keeps the data, as the issue's "restarted once");
+ *   (SHUTDOWN SAVE, start: a restart that keeps the data; `--restart crash` instead saves at
+ *   60 % and kills it at 70 %, so the restart rolls back to that dump);
  * - at the end, clients stop; the server must then hold nothing (`stats()` all 0 once running
  *   jobs settle), and `drain()` ends the phase.
  * Lost / duplicated / reordered are judged against the store's own log read at the end: for
@@ -38,7 +39,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect, type TransportKind } from '../test/helpers/clients.js';
-import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
+import { command, startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 import type { MemorySample, SoakCommand } from './soak-server.js';
 import { median, printTable, result } from './util.js';
 
@@ -53,6 +54,14 @@ const storeAt = args.indexOf('--store');
 const only = storeAt === -1 ? null : args[storeAt + 1];
 if (only !== null && only !== 'memory' && only !== 'redis') {
   console.error('--store takes memory or redis (default: both, half of --seconds each)');
+  process.exit(2);
+}
+const restartAt = args.indexOf('--restart');
+const restartHow = restartAt === -1 ? 'save' : args[restartAt + 1];
+if (restartHow !== 'save' && restartHow !== 'crash') {
+  console.error(
+    '--restart takes save (SHUTDOWN SAVE, the default) or crash (SAVE at 60 %, SIGKILL at 70 %: a rollback)',
+  );
   process.exit(2);
 }
 const STORES = only === null ? (['memory', 'redis'] as const) : ([only] as const);
@@ -75,7 +84,7 @@ const FAULT_TAIL_MS = 2_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 console.log(
-  `bench:soak, ${totalSeconds} s (${only === null ? 'half memory store, half Redis' : `${only} store only`}): server in a child process; ${STREAMS} streams pre-filled to ${RETAINED} events then published every 25 ms, ${READERS} churning readers over SSE/WebSocket/long-poll, jobs every 50 ms (results kept ${RESULT_TTL_MS / 1000} s), Redis paused twice and restarted once (SHUTDOWN SAVE), drain at the end. Server RSS and heap after a forced GC, once a second; growth = median of the last 10 % over median of the 10 % after the first ${WARM_UP * 100} % (warm-up).`,
+  `bench:soak, ${totalSeconds} s (${only === null ? 'half memory store, half Redis' : `${only} store only`}): server in a child process; ${STREAMS} streams pre-filled to ${RETAINED} events then published every 25 ms, ${READERS} churning readers over SSE/WebSocket/long-poll, jobs every 50 ms (results kept ${RESULT_TTL_MS / 1000} s), Redis paused twice and restarted once (${restartHow === 'save' ? 'SHUTDOWN SAVE' : 'SAVE at 60 %, killed at 70 %: rolled back'}), drain at the end. Server RSS and heap after a forced GC, once a second; growth = median of the last 10 % over median of the 10 % after the first ${WARM_UP * 100} % (warm-up).`,
 );
 
 type Cause = 'churn' | 'pause' | 'restart';
@@ -313,9 +322,13 @@ async function phase(
       redis.resume();
       faultsAt.push({ cause: 'pause', from, to: Date.now() });
     }
+    if (restartHow === 'crash') {
+      await at(0.6);
+      await command(redis.port, ['SAVE']);
+    }
     await at(0.7);
     const from = Date.now();
-    await redis.stop({ save: true });
+    await redis.stop(restartHow === 'crash' ? { crash: true } : { save: true });
     await sleep(300);
     await redis.start();
     faultsAt.push({ cause: 'restart', from, to: Date.now() });
