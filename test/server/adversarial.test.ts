@@ -56,8 +56,10 @@ async function host(adapter: Adapter, storeKind: StoreKind): Promise<Host> {
     // Slow enough that a client can leave in the middle.
     authorize: async (request) => {
       await sleep(40);
-      return request.headers.get('x-deny') === null;
+      // An identity and an address on every adapter: the per-client counts must return to 0.
+      return request.headers.get('x-deny') === null ? { identity: 'adversary' } : false;
     },
+    clientAddress: (_request, peer) => peer ?? '192.0.2.1',
     heartbeatTickMs: 20,
     minHeartbeatMs: 100,
     readBatch: 50,
