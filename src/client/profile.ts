@@ -110,7 +110,7 @@ export function upgradeProfile(stored: Partial<PathProfile>, origin: string): Pa
   for (const field of ['maxStreamMs', 'totalMs', 'avoid', 'livedMs', 'learnedAt'] as const) {
     const v = p[field];
     (p as unknown as Record<string, unknown>)[field] =
-      typeof v === 'object' && v !== null ? { ...v } : {};
+      typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...v } : {};
   }
   p.notes = Array.isArray(p.notes) ? [...p.notes] : [];
   if (typeof p.updatedAt !== 'number') p.updatedAt = 0;
@@ -134,7 +134,9 @@ export function expireLessons(profile: PathProfile, nowMs: number, ttlMs: number
   const expired: string[] = [];
   for (const key of lessonsInForce(profile)) {
     const at = profile.learnedAt[key] ?? profile.updatedAt;
-    if (nowMs - at <= ttlMs) continue;
+    // A time further ahead than the TTL is a clock that jumped back since: it expires too,
+    // rather than hold the lesson for as long as the jump.
+    if (Math.abs(nowMs - at) <= ttlMs) continue;
     expired.push(key);
     forget(profile, key);
   }

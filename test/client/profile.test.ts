@@ -10,10 +10,12 @@ import {
   fileProfileStore,
   getPathProfile,
   memoryProfileStore,
+  type PathProfile,
   realClock,
   resetPathProfile,
   type StorageLike,
   storageProfileStore,
+  upgradeProfile,
 } from '../../src/client/index.js';
 import type { TestServer } from '../helpers/server.js';
 import {
@@ -193,6 +195,40 @@ describe('lessons expire one by one and are re-validated', () => {
     expect(expireLessons(p, now, 24 * HOUR)).toBe(false);
     expect(expireLessons(p, now + 24 * HOUR, 24 * HOUR)).toBe(true);
     expect(p.heartbeatMs).toBeNull();
+  });
+
+  it('a lesson dated further ahead than the TTL (the clock jumped back) expires too', () => {
+    const now = 1_000 * HOUR;
+    const p = {
+      ...emptyProfile('http://a'),
+      avoid: { sse: 'buffering' as const, ws: 'refused' as const },
+      learnedAt: { 'avoid.sse': now + 30 * HOUR, 'avoid.ws': now + HOUR },
+    };
+    expect(expireLessons(p, now, 24 * HOUR)).toBe(true);
+    expect(p.avoid).toEqual({ ws: 'refused' });
+  });
+
+  it('a stored profile with garbage fields loads as a sane profile', () => {
+    const garbage = {
+      origin: 'http://elsewhere',
+      avoid: 'sse',
+      learnedAt: null,
+      totalMs: [1],
+      notes: 'n',
+      updatedAt: 'yesterday',
+      transport: 'ws',
+    } as unknown as Partial<PathProfile>;
+    const p = upgradeProfile(garbage, 'http://a');
+    expect(p).toMatchObject({
+      origin: 'http://a',
+      avoid: {},
+      notes: [],
+      updatedAt: 0,
+      transport: 'ws',
+      learnedAt: { transport: 0 },
+    });
+    expect(p.maxStreamMs).toEqual({});
+    expect(p.totalMs).toEqual({});
   });
 
   it('a profile file saved by an older version (no lesson times) loads, its lessons dated from updatedAt', async () => {
