@@ -1,6 +1,6 @@
 import { OutlastError } from '../errors.js';
 import { AsyncQueue, Emitter } from './emitter.js';
-import { awaitJobOutcome, type JobRequests, startJobRetrying } from './job.js';
+import { awaitJobOutcome, type JobRequests, startJobRetrying, Waker } from './job.js';
 import { startTransport } from './learn.js';
 import { pageLifecycle, watchPage } from './lifecycle.js';
 import { type ConnectOptions, clientDefaults, realClock } from './options.js';
@@ -205,6 +205,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     fail,
     jobOutcome: () => awaitJobOutcome(resultUrl!, requests),
   };
+  const waker = new Waker();
   const requests: JobRequests = {
     fetch: fetchWithRefresh(fetchFn, request.policy),
     headers: request.policy.headers,
@@ -213,10 +214,22 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     signal: aborter.signal,
     initialDelayMs: o.initialDelayMs,
     maxDelayMs: o.maxDelayMs,
+    waker,
   };
   let resultUrl: string | null = null;
 
   const start = async () => {
+    // The page is watched from the job POST on: a waiting reconnect, or a job start waiting
+    // after a network error, runs at once when the page is back.
+    const page = watchPage(
+      options.lifecycle !== undefined ? options.lifecycle : pageLifecycle(),
+      () => session?.wake() ?? waker.wake(),
+    );
+    const unlisten = emitter.on('cut', () => page.lost());
+    stopWatching = () => {
+      unlisten();
+      page.stop();
+    };
     // The job POST measures the round trip the hold bound is made of (one answer, no retry).
     let postRttMs: number | null = null;
     if (request.job) {
@@ -298,15 +311,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     );
     session.rttMs = postRttMs;
     session.connect();
-    const page = watchPage(
-      options.lifecycle !== undefined ? options.lifecycle : pageLifecycle(),
-      () => session?.wake(),
-    );
-    const unlisten = emitter.on('cut', () => page.lost());
-    stopWatching = () => {
-      unlisten();
-      page.stop();
-    };
   };
   done.then(
     () => stopWatching(),
@@ -325,7 +329,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
     // URL is no job route.
     request.policy.onJobStarted = (started) => {
       if (closed) return;
-      stopWatching();
       session?.close(false);
       session = null;
       if (options.job === false) {

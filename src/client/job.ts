@@ -18,6 +18,11 @@ export interface JobRequests {
   signal: AbortSignal;
   initialDelayMs: number;
   maxDelayMs: number;
+  /**
+   * Wakes a job-start retry that waits after a network error (the page came back online or
+   * visible); `null`: none.
+   */
+  waker?: Waker | null;
 }
 
 /** The error of a wait that `close()` interrupted. */
@@ -25,21 +30,53 @@ function closedError(): OutlastError {
   return new OutlastError('client-closed', 'the connection was closed by close() or its signal');
 }
 
-/** Waits `ms` on `clock`; rejects with `client-closed` (and clears the timer) on abort. */
-export function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+/** Ends the pauses that wait on it early (the page came back online or visible). */
+export class Waker {
+  private readonly waiting = new Set<() => void>();
+
+  /** Ends every pause waiting now; `false` when none waits. */
+  wake(): boolean {
+    if (this.waiting.size === 0) return false;
+    for (const end of [...this.waiting]) end();
+    return true;
+  }
+
+  /** Calls `end` on the next {@link wake}; returns the function that stops waiting. */
+  on(end: () => void): () => void {
+    this.waiting.add(end);
+    return () => this.waiting.delete(end);
+  }
+}
+
+/**
+ * Waits `ms` on `clock`; rejects with `client-closed` (and clears the timer) on abort; ends
+ * early when `waker` wakes it.
+ */
+export function pause(
+  clock: Clock,
+  ms: number,
+  signal: AbortSignal,
+  waker: Waker | null = null,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(closedError());
       return;
     }
+    let unwake = () => {};
     const onAbort = () => {
       clock.clearTimeout(timer);
+      unwake();
       reject(closedError());
     };
-    const timer = clock.setTimeout(() => {
+    const done = () => {
+      clock.clearTimeout(timer);
+      unwake();
       signal.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    };
+    const timer = clock.setTimeout(done, ms);
+    if (waker !== null) unwake = waker.on(done);
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -282,7 +319,14 @@ export async function startJobRetrying(
     }
     const delayMs = backoff.next(started.retryAfterMs ?? 0);
     onRetry({ cause: started.cause, delayMs, attempt, message: started.message });
-    await pause(r.clock, delayMs, r.signal);
+    // Only a network failure waits for the page: a refusal's wait (overload, Retry-After) is
+    // the server's to set.
+    await pause(
+      r.clock,
+      delayMs,
+      r.signal,
+      started.cause === 'network-error' ? (r.waker ?? null) : null,
+    );
   }
 }
 

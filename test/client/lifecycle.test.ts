@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CutReport, connect } from '../../src/client/index.js';
-import { closeFixtures, httpFixture, testOptions, until } from './helpers.js';
+import { closeFixtures, httpFixture, startTestServer, testOptions, until } from './helpers.js';
 
 /*
  * Mobile and tabs: page-lifecycle events (injected here as plain EventTargets; in Chromium in
@@ -160,6 +160,63 @@ describe('page lifecycle', () => {
     page.window.dispatchEvent(new Event('online'));
     await new Promise((r) => setTimeout(r, 100));
     expect(times).toHaveLength(1);
+  });
+});
+
+describe('a job start waiting after a network error', () => {
+  it('online runs the next POST at once; a refusal with its own wait is not cut short', async () => {
+    const server = await startTestServer({ jobs: { one: () => 1 } });
+    try {
+      const page = fakePage();
+      page.document.visibilityState = 'visible';
+      const posts: number[] = [];
+      // Offline at first: the first POST cannot leave the machine.
+      const flaky: typeof fetch = async (input, init) => {
+        const request = new Request(input, init);
+        if (request.method === 'POST') {
+          posts.push(Date.now());
+          if (posts.length === 1) throw new TypeError('fetch failed');
+        }
+        return fetch(request);
+      };
+      const conn = connect(
+        `${server.base}/jobs/one`,
+        testOptions({ body: {}, fetch: flaky, lifecycle: page, ...slow }),
+      );
+      const delays: number[] = [];
+      conn.on('reconnecting', (r) => delays.push(r.delayMs));
+      await until(() => delays.length === 1, 'the backoff after the failed POST');
+      expect(delays[0]).toBeGreaterThan(9_000);
+      const online = Date.now();
+      page.window.dispatchEvent(new Event('online'));
+      expect(await conn.result).toBe(1);
+      expect(posts).toHaveLength(2);
+      expect(posts[1]! - online).toBeLessThan(1_000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a 503 refusal waits its backoff through an online event', async () => {
+    const page = fakePage();
+    let posts = 0;
+    const origin = await httpFixture((_req, res) => {
+      posts++;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"overloaded","message":"busy"}}');
+    });
+    const conn = connect(
+      `${origin}/outlast/jobs/x`,
+      testOptions({ body: {}, lifecycle: page, ...slow }),
+    );
+    const delays: number[] = [];
+    conn.on('reconnecting', (r) => delays.push(r.delayMs));
+    await until(() => delays.length === 1, 'the backoff after the refusal');
+    page.window.dispatchEvent(new Event('online'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(posts).toBe(1);
+    conn.close();
+    await conn.done.catch(() => {});
   });
 });
 
