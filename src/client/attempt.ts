@@ -31,6 +31,9 @@ export class Attempt {
   /** The server's open notice came (for a plain SSE server: its response). */
   announced = false;
 
+  /** A racer was started beside this attempt for its bursts (once per attempt). */
+  raced = false;
+
   /**
    * A healthy connection: it opened through the whole path (the open notice came) or carried
    * the stream (an event or a heartbeat). Its cut is not a failure of the path.

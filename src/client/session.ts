@@ -72,6 +72,12 @@ export class Session {
   private holdTimer: unknown = null;
   private raceBound = 0;
   /**
+   * Why the racer started: `held`, the attempt did not open within the hold bound (the first
+   * of the two to deliver wins); `bursts`, its heartbeats arrive in bursts (it delivers, late:
+   * the racer wins by opening, and the bursty attempt goes on until then).
+   */
+  private raceCause: 'held' | 'bursts' = 'held';
+  /**
    * The measured round trip, ms: the job POST's, or the first response's; the hold bound is
    * at least 4 of them.
    */
@@ -202,6 +208,7 @@ export class Session {
       this.holdTimer = null;
       if (att !== this.attempt || this.racer !== null || this.closed) return;
       this.raceBound = bound;
+      this.raceCause = 'held';
       this.racer = this.open(next);
     }, bound);
   }
@@ -217,7 +224,11 @@ export class Session {
    * transport is avoided for the origin (`learn`, `transport` events).
    */
   private settleRace(winner: Attempt): void {
-    if (winner === this.attempt) this.clearHold();
+    if (winner === this.attempt) {
+      this.clearHold();
+      // A bursty attempt delivers, late: only the racer's open ends that race.
+      if (this.raceCause === 'bursts') return;
+    }
     if (this.racer === null) return;
     const held = this.attempt!;
     const loser = winner === held ? this.racer : held;
@@ -227,7 +238,10 @@ export class Session {
     if (loser !== held) return;
     const what = held.openedAt === null ? 'no response headers' : 'headers but no open notice';
     const rtt = this.rttMs === null ? 'not measured' : `${Math.round(this.rttMs)} ms`;
-    const detail = `${held.name} had ${what} within ${this.raceBound} ms (round trip ${rtt}), ${winner.name} started beside it delivered first`;
+    const detail =
+      this.raceCause === 'bursts'
+        ? `${held.name} heartbeats arrived in bursts, ${winner.name} started beside it opened first`
+        : `${held.name} had ${what} within ${this.raceBound} ms (round trip ${rtt}), ${winner.name} started beside it delivered first`;
     this.record(held, 'stall', { kind: 'eof', message: `held by a hop: ${detail}` });
     this.learner.apply([this.learner.avoid(held.name, 'buffering', detail)]);
     this.choice.moveTo(winner.name, detail);
@@ -311,11 +325,27 @@ export class Session {
     this.stall.arm(this.timing.forHeartbeat(a.name, heartbeatMs));
   }
 
+  /**
+   * Heartbeats that arrive in bursts mean a hop holds the stream: the next transport starts
+   * beside it (docs/client.md, "Racing"), once per attempt; the bursty attempt goes on
+   * delivering until the racer opens. With no transport to race (or for a plain SSE server)
+   * the attempt is cut and the path learned, as before.
+   */
   private onHeartbeat(a: Attempt, serverMs: number | null): void {
-    if (a.beat(serverMs, this.o.clock.now())) {
-      const lesson = this.learner.avoid('sse', 'buffering', 'SSE heartbeats arrive in bursts');
-      this.lose(a, 'stall', null, [lesson]);
+    if (!a.beat(serverMs, this.o.clock.now()) || a.raced || this.racer !== null) return;
+    const next =
+      this.outlast && this.o.protocol !== 'sse'
+        ? nextTransport(this.o.transports, a.name, this.profile.avoid)
+        : null;
+    if (a === this.attempt && next !== null) {
+      a.raced = true;
+      this.clearHold();
+      this.raceCause = 'bursts';
+      this.racer = this.open(next);
+      return;
     }
+    const lesson = this.learner.avoid('sse', 'buffering', 'SSE heartbeats arrive in bursts');
+    this.lose(a, 'stall', null, [lesson]);
   }
 
   private onEvent(
@@ -376,6 +406,11 @@ export class Session {
       this.record(a, cause, info);
       this.stall.arm(this.timing.opening());
       if (a !== other && !a.announced) {
+        if (a.name === 'ws' && a.openedAt === null) {
+          // Learned as a WebSocket that cannot open is, without a move: the race goes on.
+          const lesson = this.learner.avoid('ws', 'refused', 'WebSocket could not open');
+          this.learner.apply([{ ...lesson, switchTo: null }]);
+        }
         const next = nextTransport(this.o.transports, a.name, this.profile.avoid);
         if (next !== null && next !== other.name) this.racer = this.open(next);
       }

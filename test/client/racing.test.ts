@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ConnectOptions,
+  type CutReport,
   connect,
   type LearnNotice,
   memoryProfileStore,
+  type ReconnectNotice,
   type TransportNotice,
 } from '../../src/client/index.js';
 import type { HopKnobs } from '../../src/proxy/index.js';
@@ -139,6 +141,88 @@ describe('racing through a hop that holds, on first contact', () => {
       expect(off.moves).toEqual([]);
       expect(off.first).toBeGreaterThan(1_500);
       expect(off.steps).toHaveLength(STEPS);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+});
+
+describe('racing a stream whose heartbeats arrive in bursts', () => {
+  /*
+   * The hop releases SSE bytes 90 at a time: the open notice (~100 bytes) passes at once, then
+   * the 200 ms heartbeats (~19 bytes each) arrive five together, once a second. The stream
+   * holds: the next transport starts beside the bursty SSE, which goes on until the racer
+   * opens; then events arrive on time, each once, with no reconnect in between.
+   */
+  const bursty: Partial<HopKnobs> = { bufferBytes: 90, bufferTypes: ['text/event-stream'] };
+
+  async function follow(stream: string, base: string, extra: ConnectOptions) {
+    // The stream exists before the reader comes (its first event is not counted).
+    await server.outlast.publish(stream, { data: { i: -1, at: Date.now() } });
+    // The stall watchdog (8 x 200 ms) outlasts a burst's second, as a path worth racing is.
+    const conn = connect(`${base}/streams/${stream}`, testOptions({ stallFactor: 8, ...extra }));
+    const moves: TransportNotice[] = [];
+    const lessons: LearnNotice[] = [];
+    const reconnects: ReconnectNotice[] = [];
+    const cuts: CutReport[] = [];
+    conn.on('transport', (t) => moves.push(t));
+    conn.on('learn', (l) => lessons.push(l));
+    conn.on('reconnecting', (r) => reconnects.push(r));
+    conn.on('cut', (c) => cuts.push(c));
+    const got: Array<{ i: number; late: number; transport: string }> = [];
+    const reading = (async () => {
+      for await (const e of conn) {
+        const d = JSON.parse(e.data) as { i: number; at: number };
+        if (d.i >= 0) got.push({ i: d.i, late: Date.now() - d.at, transport: e.transport });
+      }
+    })();
+    // Quiet while detection takes one burst (~1 s); then events (a long-poll racer answers
+    // with the first of them).
+    await sleep(1_500);
+    for (let i = 0; i < 8; i++) {
+      await server.outlast.publish(stream, { data: { i, at: Date.now() } });
+      await sleep(150);
+    }
+    await server.outlast.end(stream);
+    await reading;
+    return { conn, moves, lessons, reconnects, cuts, got };
+  }
+
+  it('starts the next transport beside the bursty SSE; the first to open wins', async () => {
+    const proxy = await proxyFor(server, { knobs: bursty });
+    try {
+      const r = await follow('bursts-ws', proxy.base, {});
+      console.log(`bursts: moves ${JSON.stringify(r.moves)}; late ${r.got.map((g) => g.late)}`);
+      expect(r.got.map((g) => g.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(r.moves).toHaveLength(1);
+      expect(r.moves[0]).toMatchObject({ from: 'sse', to: 'ws' });
+      expect(r.moves[0]!.reason).toMatch(/bursts.*beside/);
+      // Raced, not switched: the SSE was not cut and reconnected first.
+      expect(r.reconnects).toEqual([]);
+      expect(r.cuts.map((c) => [c.cause, c.transport])).toEqual([['stall', 'sse']]);
+      expect(r.lessons.map((l) => l.rule)).toEqual(['buffering']);
+      expect(r.lessons[0]!.profile.avoid.sse).toBe('buffering');
+      // On time over the racer (held 90 bytes at a time, each would wait for the next ones).
+      const overWs = r.got.filter((g) => g.transport === 'ws');
+      expect(overWs.length).toBeGreaterThanOrEqual(4);
+      expect(Math.max(...overWs.map((g) => g.late))).toBeLessThan(300);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('a racer the hop refuses hands over to the next transport; nothing twice', async () => {
+    const proxy = await proxyFor(server, { knobs: { ...bursty, websocket: 'refuse' } });
+    try {
+      const r = await follow('bursts-poll', proxy.base, {});
+      expect(r.got.map((g) => g.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(r.moves).toHaveLength(1);
+      expect(r.moves[0]).toMatchObject({ from: 'sse', to: 'poll' });
+      expect(r.reconnects).toEqual([]);
+      // Both lessons kept for the origin: the refused WebSocket and the bursty SSE.
+      expect(r.lessons.map((l) => l.rule)).toEqual(['refused', 'buffering']);
+      expect(r.lessons[1]!.profile.avoid).toEqual({ ws: 'refused', sse: 'buffering' });
+      expect(r.got.filter((g) => g.transport === 'poll').length).toBeGreaterThanOrEqual(4);
     } finally {
       await proxy.close();
     }
