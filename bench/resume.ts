@@ -414,6 +414,12 @@ function openReader(
           `c${c} ${Math.round(now() % 100_000)} ${r.cause} wait ${Math.round(r.delayMs)} attempt ${r.attempt}`,
         ),
       );
+      conn.on('transport', (t) =>
+        console.log(`c${c} ${Math.round(now() % 100_000)} transport ${t.from} -> ${t.to}: ${t.reason}`),
+      );
+      conn.on('learn', (l) =>
+        console.log(`c${c} ${Math.round(now() % 100_000)} learn ${l.rule}: ${l.note}`),
+      );
     }
     void (async () => {
       try {
@@ -690,6 +696,9 @@ async function main(): Promise<void> {
     first_contact_late_p50_ms: firstContact,
     outlast_duplicates: dupes,
   });
+  // Readers closed by the bench can leave sockets and timers behind (the peers' clients):
+  // the bench ends with its RESULT, not when they let go.
+  process.exit(0);
 }
 
 if (process.argv.includes('--host')) void host();
