@@ -415,7 +415,9 @@ function openReader(
         ),
       );
       conn.on('transport', (t) =>
-        console.log(`c${c} ${Math.round(now() % 100_000)} transport ${t.from} -> ${t.to}: ${t.reason}`),
+        console.log(
+          `c${c} ${Math.round(now() % 100_000)} transport ${t.from} -> ${t.to}: ${t.reason}`,
+        ),
       );
       conn.on('learn', (l) =>
         console.log(`c${c} ${Math.round(now() % 100_000)} learn ${l.rule}: ${l.note}`),
