@@ -26,6 +26,7 @@ export type OutlastErrorCode =
   | 'too-many-connections'
   | 'too-many-address-connections'
   | 'too-many-identity-connections'
+  | 'address-limit-behind-proxy'
   | 'overloaded'
   | 'reserved-event-type'
   | 'job-failed'

@@ -10,7 +10,21 @@ export interface ConnectionOwner {
   readonly address: string | null;
   /** What `authorize` answered as `{ identity }`. */
   readonly identity: string | undefined;
+  /**
+   * The forwarding header the request carried when its address is the default one (the
+   * peer): the peer is then likely a proxy that all its clients share.
+   */
+  readonly forwardedBy?: string;
 }
+
+/** Headers a proxy adds for the client it forwards; seeing one means the peer is a proxy. */
+export const FORWARDING_HEADERS = [
+  'x-forwarded-for',
+  'forwarded',
+  'x-real-ip',
+  'cf-connecting-ip',
+  'true-client-ip',
+] as const;
 
 /** A connection nobody is counted for (the protocol's own, tests). */
 export const nobody: ConnectionOwner = { address: null, identity: undefined };

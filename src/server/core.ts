@@ -3,7 +3,13 @@ import { noMetrics, type TransportName } from '../metrics/types.js';
 import { createMemoryStore } from '../store/memory.js';
 import type { StoredEvent, StoreListener, Unsubscribe } from '../store/types.js';
 import { dataToJson } from '../wire/encoder.js';
-import { addressKey, type ConnectionOwner, KeyCounts, nobody } from './client-key.js';
+import {
+  addressKey,
+  type ConnectionOwner,
+  FORWARDING_HEADERS,
+  KeyCounts,
+  nobody,
+} from './client-key.js';
 import { errorReply, type Incoming, type Reply } from './http.js';
 import { JobRunner } from './jobs.js';
 import {
@@ -200,6 +206,7 @@ export class ServerCore implements SessionHub {
   readonly sessions = new Set<Session>();
   private readonly perStream = new KeyCounts();
   private readonly perAddress = new KeyCounts();
+  private warnedProxyAddress = false;
   private readonly perIdentity = new KeyCounts();
   private readonly perTransport: Record<TransportName, number> = { sse: 0, ws: 0, poll: 0 };
   private total = 0;
@@ -294,6 +301,7 @@ export class ServerCore implements SessionHub {
     const { address, identity } = owner;
     if (address !== null && this.perAddress.get(address) >= this.o.maxConnectionsPerAddress) {
       this.metrics.rejected('too-many-address-connections');
+      if (owner.forwardedBy !== undefined) this.warnProxyAddress(address, owner.forwardedBy);
       return this.limitReply(
         429,
         'too-many-address-connections',
@@ -326,6 +334,22 @@ export class ServerCore implements SessionHub {
       if (address !== null) this.perAddress.remove(address);
       if (identity !== undefined) this.perIdentity.remove(identity);
     };
+  }
+
+  /**
+   * Tells the operator, once per server, that the per-address limit is counting a proxy:
+   * behind one, every client shares its address until `clientAddress` reads the forwarded
+   * one. Without this, clients get 429s that nothing on the server explains.
+   */
+  private warnProxyAddress(address: string, header: string): void {
+    if (this.warnedProxyAddress) return;
+    this.warnedProxyAddress = true;
+    this.onError(
+      new OutlastError(
+        'address-limit-behind-proxy',
+        `maxConnectionsPerAddress (${this.o.maxConnectionsPerAddress}) refused a connection from ${address}, which forwards for other clients (the request carried ${header}): every client behind it shares that limit. Set clientAddress to read the address your proxy adds (see docs/server.md, "Connection limits per client"), or maxConnectionsPerAddress: null.`,
+      ),
+    );
   }
 
   private limitReply(
@@ -361,6 +385,10 @@ export class ServerCore implements SessionHub {
       }
     }
     const key = typeof address === 'string' && address !== '' ? addressKey(address) : null;
+    if (hook === null && key !== null) {
+      const forwardedBy = FORWARDING_HEADERS.find((name) => inc.header(name) !== null);
+      if (forwardedBy !== undefined) return { address: key, identity, forwardedBy };
+    }
     return { address: key, identity };
   }
 

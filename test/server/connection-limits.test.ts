@@ -98,6 +98,56 @@ describe('maxConnectionsPerAddress', () => {
     for (const c of [sse, poll, otherWs, anonymous]) c.cut();
   });
 
+  it('tells the operator once when the limit counts a proxy (forwarding headers, default address)', async () => {
+    const reported: unknown[] = [];
+    server = await startServer({
+      maxConnectionsPerAddress: 1,
+      onError: (error) => reported.push(error),
+    });
+    await server.outlast.publish('s', { data: 'a' });
+    // A client with no forwarding header refused: nothing says a proxy is in front.
+    const direct = await sseFrom(server, '127.0.0.1');
+    const refusedDirect = await sseFrom(server, '127.0.0.1');
+    expect(refusedDirect.status).toBe(429);
+    refusedDirect.res.resume();
+    expect(reported).toEqual([]);
+    // Behind a proxy every client arrives from the proxy's address, with a forwarding header.
+    const viaProxy = { 'x-forwarded-for': '203.0.113.9' };
+    const first = await sseFrom(server, '127.0.0.1', viaProxy);
+    const second = await sseFrom(server, '127.0.0.1', { forwarded: 'for=203.0.113.10' });
+    for (const r of [first, second]) {
+      expect(r.status).toBe(429);
+      r.res.resume();
+    }
+    expect(reported).toHaveLength(1);
+    const warning = reported[0];
+    expect(isOutlastError(warning) && warning.code).toBe('address-limit-behind-proxy');
+    expect(String((warning as Error).message)).toMatch(
+      /127\.0\.0\.1.*x-forwarded-for.*clientAddress/,
+    );
+    // The client's answer tells nothing of it.
+    const res = await fetch(`${server.base}/streams/s`, { headers: viaProxy });
+    expect((await errorOf(res)).message).not.toMatch(/proxy|clientAddress|127\.0\.0\.1/);
+    direct.cut();
+  });
+
+  it('does not warn when clientAddress is set: the operator chose what to count', async () => {
+    const reported: unknown[] = [];
+    server = await startServer({
+      maxConnectionsPerAddress: 1,
+      clientAddress: (_request, peer) => peer,
+      onError: (error) => reported.push(error),
+    });
+    await server.outlast.publish('s', { data: 'a' });
+    const headers = { 'x-forwarded-for': '203.0.113.9' };
+    const first = await sseFrom(server, '127.0.0.1', headers);
+    const second = await sseFrom(server, '127.0.0.1', headers);
+    expect([first.status, second.status]).toEqual([200, 429]);
+    second.res.resume();
+    expect(reported).toEqual([]);
+    first.cut();
+  });
+
   it('counts IPv6 clients by their /64', () => {
     expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
     expect(addressKey('2001:0db8:0001:0002:ffff:1:2:3')).toBe('2001:db8:1:2::/64');
