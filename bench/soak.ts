@@ -35,6 +35,8 @@
  * grows its old space's committed pages for about 40 s of this load while the live heap stays
  * flat; the growth from the 20 % mark is printed too); the worse phase is reported, with the
  * memory series (RSS, heap committed and used, external, V8 spaces) per tenth of the phase.
+ * `--server-v8-flags '...'` passes V8 flags to the server process only (diagnosis: with
+ * '--compact-on-every-full-gc' the committed heap stays flat where it grows without).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +66,9 @@ if (restartHow !== 'save' && restartHow !== 'crash') {
   );
   process.exit(2);
 }
+const flagsAt = args.indexOf('--server-v8-flags');
+/** V8 flags for the server process only, e.g. '--compact-on-every-full-gc' (diagnosis). */
+const serverV8Flags = flagsAt === -1 ? [] : (args[flagsAt + 1] ?? '').split(' ').filter(Boolean);
 const STORES = only === null ? (['memory', 'redis'] as const) : ([only] as const);
 const STREAMS = 20;
 const READERS = 60;
@@ -97,6 +102,8 @@ interface Conn {
   end: number;
   /** How it finished: `cut` (by us), `rotate`, `end`, `closed`, `refused {status}`, `stuck`. */
   how: string;
+  /** Gap notices it carried. */
+  gaps: number;
 }
 
 interface Reader {
@@ -110,6 +117,8 @@ interface Reader {
 
 interface Counts {
   connections: number;
+  /** Gap notices received. */
+  gaps: number;
   events: number;
   lost: number;
   dupSameId: number;
@@ -119,6 +128,7 @@ interface Counts {
 }
 const zero = (): Counts => ({
   connections: 0,
+  gaps: 0,
   events: 0,
   lost: 0,
   dupSameId: 0,
@@ -149,7 +159,7 @@ interface PhaseFigures {
 /** The server child and a request/answer helper over IPC. */
 function startChild(): { child: ChildProcess; ask: <T>(c: object) => Promise<T> } {
   const child = fork(fileURLToPath(new URL('./soak-server.ts', import.meta.url)), [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    execArgv: ['--expose-gc', ...serverV8Flags, '--import', 'tsx'],
     stdio: 'inherit',
   });
   let next = 1;
@@ -206,7 +216,7 @@ async function phase(
     while (running) {
       const kind = KINDS[Math.floor(Math.random() * KINDS.length)]!;
       const index = conns.length;
-      const record: Conn = { kind, start: Date.now(), end: 0, how: '' };
+      const record: Conn = { kind, start: Date.now(), end: 0, how: '', gaps: 0 };
       conns.push(record);
       const conn = connect(kind, base, reader.stream, {
         lastEventId: reader.lastId,
@@ -228,7 +238,10 @@ async function phase(
             : finish.how;
       let last = reader.got.at(-1)?.n ?? -1;
       for (const m of conn.messages) {
-        if (m.type === 'gap') reader.excused.push([last, Number.POSITIVE_INFINITY]);
+        if (m.type === 'gap') {
+          record.gaps++;
+          reader.excused.push([last, Number.POSITIVE_INFINITY]);
+        }
         if (m.type !== 'event') continue;
         const n = Number(m.data.slice(m.data.indexOf(':') + 1));
         const open = reader.excused.at(-1);
@@ -381,7 +394,10 @@ async function phase(
     }
     return entry;
   };
-  for (const [i] of conns.entries()) countsOf(i).connections++;
+  for (const [i, c] of conns.entries()) {
+    countsOf(i).connections++;
+    countsOf(i).gaps += c.gaps;
+  }
   for (const reader of readers) {
     const seen = new Map<number, string>();
     let max = -1;
@@ -519,6 +535,7 @@ for (const p of phases) {
         cause,
         kind,
         String(c.connections),
+        String(c.gaps),
         String(c.events),
         String(c.lost),
         `${c.dupSameId}/${c.dupNewId}`,
@@ -534,6 +551,7 @@ printTable(
     'cause',
     'transport',
     'conns',
+    'gaps told',
     'events',
     'lost',
     'dup same/new id',
