@@ -73,6 +73,10 @@ function json(reply: Reply): Response {
   return new Response(reply.body, { status: reply.status, headers: reply.headers });
 }
 
+/** The address Cloudflare saw the client at; the objects' default `clientAddress`. */
+const cloudflareClientAddress = (request: Request): string | null =>
+  request.headers.get('cf-connecting-ip');
+
 /** The class of a Durable Object that holds one stream or one job; export it from your Worker. */
 export type OutlastObjectClass = new (
   state: DurableObjectStateLike,
@@ -104,7 +108,13 @@ export function createOutlastObject(
       const { maxEventsPerStream, keepAliveMs, ...server } = { ...outlastObjectDefaults, ...o };
       this.keepAliveMs = keepAliveMs;
       const store = createDurableStore(state.storage, { maxEventsPerStream, now: server.now });
-      this.outlast = createOutlast({ ...server, store });
+      this.outlast = createOutlast({
+        ...server,
+        // Every request reaches a Worker through Cloudflare, which sets this header to the
+        // client's address (a client cannot choose it), so it is the address to count by.
+        clientAddress: server.clientAddress ?? cloudflareClientAddress,
+        store,
+      });
       this.gateJobs();
       void state.blockConcurrencyWhile(() => this.recover());
     }

@@ -171,6 +171,29 @@ describe('workerd, outlast/workers', () => {
     expect(eventsOf(conn.messages)[0]!.data).toBe('e5');
   });
 
+  it('counts connections per client by CF-Connecting-IP, the address Cloudflare saw', async () => {
+    const streamId = 'per-address';
+    await publish(streamId, 'a');
+    const from = (ip: string) => ({ headers: { 'cf-connecting-ip': ip } });
+    const held = [connect('sse', base, streamId, from('198.51.100.1'))];
+    held.push(connect('ws', base, streamId, from('198.51.100.1')));
+    for (const c of held) await c.waitFor((m) => m.type === 'event');
+    const third = await connect('sse', base, streamId, from('198.51.100.1')).finished;
+    expect(third.status).toBe(429);
+    expect(JSON.parse(third.body!).error.code).toBe('too-many-address-connections');
+    // Another client is served; so is one the header does not name (not counted).
+    const other = connect('poll', base, streamId, from('198.51.100.2'));
+    await other.waitFor((m) => m.type === 'event');
+    const unnamed = connect('sse', base, streamId);
+    await unnamed.waitFor((m) => m.type === 'event');
+    for (const c of [...held, other, unnamed]) c.cut();
+    // The slots come back once the first client's readers are gone.
+    await sleep(200);
+    const again = connect('sse', base, streamId, from('198.51.100.1'));
+    await again.waitFor((m) => m.type === 'event');
+    again.cut();
+  });
+
   it('refuses publishing to an ended stream with a typed error', async () => {
     await publish('ended', 'a');
     expect((await testCall('end', { streamId: 'ended' })).status).toBe(200);

@@ -13,6 +13,8 @@ export const OutlastObject = createOutlastObject({
   minMaxStreamMs: 100,
   keepAliveMs: 200,
   maxEventsPerStream: 50,
+  // Counted by CF-Connecting-IP (the objects' default); requests without it are not counted.
+  maxConnectionsPerAddress: 2,
   onError: () => {},
   jobs: {
     steps: async (ctx: {
