@@ -610,7 +610,6 @@ const sum = (f: (p: PhaseFigures) => number) => phases.reduce((a, p) => a + f(p)
 const leakedTotal = sum((p) => Object.values(p.leaked).reduce((a, b) => a + b, 0));
 const figures = {
   bench: 'soak',
-  seconds: totalSeconds,
   clients: sum((p) => p.clients),
   jobs: sum((p) => p.jobs),
   leaked: leakedTotal,
@@ -618,9 +617,11 @@ const figures = {
   lost: sum((p) => total(p, (c) => c.lost)),
   duplicated: sum((p) => total(p, dup)),
   unsettled_jobs: sum((p) => p.unsettled),
+  seconds: totalSeconds,
   reordered: sum((p) => total(p, (c) => c.reordered)),
   duplicated_new_id: sum((p) => total(p, (c) => c.dupNewId)),
   gap_excused: sum((p) => total(p, (c) => c.excused)),
+  gaps_told: sum((p) => total(p, (c) => c.gaps)),
   rss_growth_pct_from_20pct: Number(Math.max(...growths.map((g) => g.rssEarly.pct)).toFixed(1)),
   heap_growth_pct: Number(Math.max(...growths.map((g) => g.heap.pct)).toFixed(1)),
   idempotent_same: sum((p) => p.idempotentSame),
