@@ -29,13 +29,15 @@
  * included), at real time, a fresh client with no profile; lateness = arrival minus creation,
  * p50 per path and client.
  * Knobs: ISO, ISO_CUTS, STORM, KINDS (e.g. `KINDS=504,restart`), CLIENTS (e.g. `CLIENTS=outlast`);
- * HIST=1 prints, per scenario, the event-loop lag of both processes and, per storm, the first
- * reconnects in 50 ms bins after the cut (to tell the policy's spread from a clumping loop).
+ * Each scenario line ends with the event-loop delay p99 of the clients' and the servers'
+ * process (the machine's load shows there, and in the tails); HIST=1 also prints, per storm,
+ * the first reconnects in 50 ms bins after the cut (the policy's spread or a clumping loop).
  */
 import { fork } from 'node:child_process';
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTcp } from 'node:net';
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { DurableStream, stream as dsStream } from '@durable-streams/client';
@@ -312,14 +314,9 @@ async function host(): Promise<void> {
         return reply({});
       }
       case 'collect': {
-        if (process.env.HIST) {
-          console.log(
-            `host loop lag max ${Math.round(lag.max / 1e6)} ms p99 ${Math.round(lag.percentile(99) / 1e6)} ms`,
-          );
-          lag.reset();
-        }
         const r = relays[current.client];
-        const log = { cuts: r.log.cuts, accepts: r.log.accepts };
+        const log = { cuts: r.log.cuts, accepts: r.log.accepts, lagP99: lag.percentile(99) / 1e6 };
+        lag.reset();
         r.setKind('fin');
         r.closeAll();
         if (current.client === 'outlast') await outlast.end(current.name).catch(() => {});
@@ -472,6 +469,8 @@ interface Figures {
   missed: number;
   busiestPct: number | null;
   duplicates: number;
+  /** Event-loop delay p99 during the scenario, ms: [clients' process, servers' process]. */
+  lagP99: [number, number];
 }
 
 async function main(): Promise<void> {
@@ -488,7 +487,11 @@ async function main(): Promise<void> {
     });
   await new Promise((r) => child.once('message', r));
   const { ports } = await ask<{ ports: Record<Client, number> }>({ type: 'ports' });
-  console.log('# bench:resume\n');
+  console.log(
+    `# bench:resume (load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')})\n`,
+  );
   console.log(
     `Method: see the top of bench/resume.ts. Isolated: ${ISO} clients, ${ISO_CUTS} cuts each (fin, rst, 504) or ${(TOTAL_MS / 1000).toFixed(1)} s total / ${IDLE_MS} ms idle clocks for 4 s; storm: ${STORM} clients; restart: RST of all with the server down ${RESTART_MS} ms.\n`,
   );
@@ -526,13 +529,9 @@ async function main(): Promise<void> {
       if (kind === '504' || kind === 'restart') await sleep(n === STORM ? 2_000 : 1_000);
     }
     await sleep(500);
-    if (process.env.HIST) {
-      console.log(
-        `client loop lag max ${Math.round(clientLag.max / 1e6)} ms p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms`,
-      );
-      clientLag.reset();
-    }
-    const log = await ask<CutLog>({ type: 'collect' });
+    const clientLagP99 = clientLag.percentile(99) / 1e6;
+    clientLag.reset();
+    const log = await ask<CutLog & { lagP99: number }>({ type: 'collect' });
     for (const r of readers) r.close();
     const lat: number[] = [];
     let missed = 0;
@@ -567,6 +566,7 @@ async function main(): Promise<void> {
           ? Number(((100 * busiest50(reconnects)) / n).toFixed(1))
           : null,
       duplicates: readers.reduce((s, r) => s + r.duplicates, 0),
+      lagP99: [Math.round(clientLagP99), Math.round(log.lagP99)],
     };
   };
 
@@ -584,7 +584,7 @@ async function main(): Promise<void> {
     }
     const row = table[label]!;
     console.log(
-      `${label}: ${CLIENTS.map((c) => `${c} p50 ${row[c].p50} / p99 ${row[c].p99} / max ${row[c].max} ms${row[c].missed ? ` (${row[c].missed} cuts without a next event)` : ''}${row[c].busiestPct !== null ? `, busiest 50 ms ${row[c].busiestPct} %` : ''}${row[c].duplicates ? `, ${row[c].duplicates} duplicates` : ''}`).join('; ')}`,
+      `${label}: ${CLIENTS.map((c) => `${c} p50 ${row[c].p50} / p99 ${row[c].p99} / max ${row[c].max} ms${row[c].missed ? ` (${row[c].missed} cuts without a next event)` : ''}${row[c].busiestPct !== null ? `, busiest 50 ms ${row[c].busiestPct} %` : ''}${row[c].duplicates ? `, ${row[c].duplicates} duplicates` : ''} (loop lag p99 ${row[c].lagP99.join('/')} ms)`).join('; ')}`,
     );
   }
 
