@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
@@ -72,4 +74,36 @@ export async function buildBrowserBundle(): Promise<string> {
     logLevel: 'silent',
   });
   return out.outputFiles[0]!.text;
+}
+
+/** A page server for browser tests: serves the bundle and a blank page. */
+export interface PageServer {
+  origin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a page server on loopback, port 0: `/outlast-client.js` is `bundle`, `route` may
+ * answer any other request (returns `true` when it did), everything else is a blank page.
+ */
+export async function startPageServer(
+  bundle: string,
+  route: (path: string, req: IncomingMessage, res: ServerResponse) => boolean = () => false,
+): Promise<PageServer> {
+  const page = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (req.url === '/outlast-client.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    } else if (!route(path, req, res)) {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>t</title>');
+    }
+  });
+  await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
+  return {
+    origin: `http://127.0.0.1:${(page.address() as AddressInfo).port}`,
+    close: async () => {
+      page.closeAllConnections();
+      await new Promise((r) => page.close(r));
+    },
+  };
 }
