@@ -236,15 +236,25 @@ export class Session {
     this.attempt = winner;
     loser.transport.close();
     if (loser !== held) return;
-    const what = held.openedAt === null ? 'no response headers' : 'headers but no open notice';
-    const rtt = this.rttMs === null ? 'not measured' : `${Math.round(this.rttMs)} ms`;
     const detail =
       this.raceCause === 'bursts'
         ? `${held.name} heartbeats arrived in bursts, ${winner.name} started beside it opened first`
-        : `${held.name} had ${what} within ${this.raceBound} ms (round trip ${rtt}), ${winner.name} started beside it delivered first`;
+        : `${this.heldFor(held)}, ${winner.name} started beside it delivered first`;
     this.record(held, 'stall', { kind: 'eof', message: `held by a hop: ${detail}` });
+    this.learnHeld(held, winner, detail);
+  }
+
+  /** What a held attempt had within the hold bound, for a lesson's note. */
+  private heldFor(held: Attempt): string {
+    const what = held.openedAt === null ? 'no response headers' : 'headers but no open notice';
+    const rtt = this.rttMs === null ? 'not measured' : `${Math.round(this.rttMs)} ms`;
+    return `${held.name} had ${what} within ${this.raceBound} ms (round trip ${rtt})`;
+  }
+
+  /** A hop held `held`: its transport is avoided on the path and `other` goes on. */
+  private learnHeld(held: Attempt, other: Attempt, detail: string): void {
     this.learner.apply([this.learner.avoid(held.name, 'buffering', detail)]);
-    this.choice.moveTo(winner.name, detail);
+    this.choice.moveTo(other.name, detail);
   }
 
   /**
@@ -399,12 +409,19 @@ export class Session {
     if (this.racer !== null) {
       // One of two racing attempts was lost: the other goes on alone; a racer that could not
       // open (a refused WebSocket) hands over to the next transport in the order.
-      const other = a === this.racer ? this.attempt! : this.racer;
+      const held = this.attempt!;
+      const other = a === this.racer ? held : this.racer;
       this.racer = null;
       this.attempt = other;
       a.transport.close();
       this.record(a, cause, info);
       this.stall.arm(this.timing.opening());
+      if (a === held && this.raceCause === 'held' && cause === 'stall' && !a.announced) {
+        // The held attempt's watchdog fired before the racer opened (a heartbeat watchdog as
+        // short as the hold bound): held all the same, the lesson a winning racer teaches.
+        this.learnHeld(a, other, `${this.heldFor(a)}, then its stall watchdog cut it`);
+        return;
+      }
       if (a !== other && !a.announced) {
         if (a.name === 'ws' && a.openedAt === null) {
           // Learned as a WebSocket that cannot open is, without a move: the race goes on.

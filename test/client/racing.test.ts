@@ -24,19 +24,19 @@ const GAP_MS = 100;
 const HOLD_MS = 300;
 let server: TestServer;
 
+/** A job reporting `steps` progress events `{ i, at }`, GAP_MS apart. */
+function progressJob(steps: number) {
+  return async (ctx: { progress(d: unknown): Promise<void> }) => {
+    for (let i = 0; i < steps; i++) {
+      await ctx.progress({ i, at: Date.now() });
+      await sleep(GAP_MS);
+    }
+    return 'done';
+  };
+}
+
 beforeAll(async () => {
-  server = await startTestServer({
-    heartbeatMs: 200,
-    jobs: {
-      progress: async (ctx: { progress(d: unknown): Promise<void> }) => {
-        for (let i = 0; i < STEPS; i++) {
-          await ctx.progress({ i, at: Date.now() });
-          await sleep(GAP_MS);
-        }
-        return 'done';
-      },
-    },
-  });
+  server = await startTestServer({ heartbeatMs: 200, jobs: { progress: progressJob(STEPS) } });
 });
 afterAll(() => server.close());
 
@@ -227,4 +227,52 @@ describe('racing a stream whose heartbeats arrive in bursts', () => {
       await proxy.close();
     }
   }, 30_000);
+});
+
+describe('racing a held SSE whose stall watchdog fires first', () => {
+  /*
+   * heartbeatMs 100: the held SSE's watchdog (3 heartbeats, 300 ms from its headers) is no
+   * longer than the hold bound, so it cuts the held attempt while the racer is still opening
+   * (its long-polls are slowed here so the order is certain). Held all the same: the path
+   * is learned as buffering, and the next run starts on the racer's transport.
+   */
+  let quick: TestServer;
+  beforeAll(async () => {
+    quick = await startTestServer({ heartbeatMs: 100, jobs: { progress: progressJob(6) } });
+  });
+  afterAll(() => quick.close());
+
+  const slowPolls: typeof fetch = async (input, init) => {
+    if (init?.method !== 'POST' && String(input).includes('transport=poll')) await sleep(250);
+    return fetch(input, init);
+  };
+
+  it.each([
+    ['a slow long-poll racer', { transports: ['sse', 'poll'], fetch: slowPolls }],
+    ['the default order', {}],
+  ] as Array<[string, ConnectOptions]>)(
+    'learns buffering (%s)',
+    async (_name, extra) => {
+      const proxy = await proxyFor(quick, { preset: 'corporate-av' });
+      try {
+        const profile = memoryProfileStore();
+        const first = await run(proxy.base, { profile, ...extra });
+        console.log(`first run: moves ${JSON.stringify(first.moves)}`);
+        expect(first.steps).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(first.result).toBe('done');
+        expect(first.lessons.map((l) => l.rule)).toEqual(['buffering']);
+        expect(first.lessons[0]!.profile.avoid.sse).toBe('buffering');
+        expect(first.moves).toHaveLength(1);
+        expect(first.moves[0]).toMatchObject({ from: 'sse' });
+        const second = await run(proxy.base, { profile, ...extra });
+        expect(second.moves).toEqual([]);
+        expect(second.lessons).toEqual([]);
+        expect(second.conn.transport).toBe(first.moves[0]!.to);
+        expect(second.steps).toHaveLength(6);
+      } finally {
+        await proxy.close();
+      }
+    },
+    30_000,
+  );
 });
