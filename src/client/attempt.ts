@@ -33,6 +33,8 @@ export class Attempt {
 
   /** A racer was started beside this attempt for its bursts (once per attempt). */
   raced = false;
+  /** The request may ride a kept-alive connection an earlier response left. */
+  reusedConnection = false;
 
   /**
    * A healthy connection: it opened through the whole path (the open notice came) or carried
@@ -81,6 +83,7 @@ export class Attempt {
     if (info?.status !== undefined) report.status = info.status;
     if (info?.server !== undefined && info.server !== null) report.server = info.server;
     if (info?.message !== undefined) report.message = info.message;
+    if (this.reusedConnection) report.reusedConnection = true;
     return report;
   }
 }

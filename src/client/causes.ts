@@ -53,6 +53,12 @@ export interface CutReport {
   heartbeatMs: number | null;
   /** A short description. */
   message?: string;
+  /**
+   * The request may have ridden a kept-alive connection an earlier response left (it followed
+   * a server rotation over HTTP): a clock counting the connection's age started before the
+   * request, so `sinceRequestMs` is no measure of it.
+   */
+  reusedConnection?: boolean;
 }
 
 /** The cause of a transport's own close (stall, rotation and aborts are decided elsewhere). */

@@ -44,6 +44,15 @@ function isClockCut(c: CutReport): boolean {
   return c.opened && (c.cause === 'mid-stream-eof' || c.cause === 'network-error');
 }
 
+/**
+ * A clock cut that measures a total clock: traffic came, and the request rode a connection of
+ * its own (on a kept-alive one an earlier response left, a clock counting the connection's age
+ * started before the request: its age at the cut is unknown).
+ */
+function isTotalEvidence(c: CutReport): boolean {
+  return isClockCut(c) && c.heartbeats + c.events > 0 && c.reusedConnection !== true;
+}
+
 /** The first usable transport after `current` in `order` (wrapping), or `null`. */
 export function nextTransport(
   order: readonly TransportName[],
@@ -112,7 +121,8 @@ export function avoidTransport(
  *    avoid SSE, next in order (WebSocket or long-polling);
  * 3. two cuts of traffic-carrying connections at the same age (within 10 %): a total-duration
  *    clock; move to a transport that already lived longer on this path, else rotate before
- *    it (`maxStream` = 80 % of it);
+ *    it (`maxStream` = 80 % of it). A request that may have ridden a kept-alive connection
+ *    (after a rotation) is no evidence: a clock counting connections is older than it;
  * 4. a cut after silence (nothing since the open, a held long-poll answered with a timeout,
  *    or two cuts after the same silence): an idle clock; ask for a heartbeat of 45 % of it.
  *    Two cuts at the same age after the same silence are taken as idle first (periodic
@@ -150,13 +160,10 @@ export function learnFromCut(
   const same = history.filter((c) => c.transport === t);
 
   // Rule 3: total-duration clock.
-  if (isClockCut(cut) && cut.heartbeats + cut.events > 0) {
+  if (isTotalEvidence(cut)) {
     const twin = same.find(
       (c) =>
-        c !== cut &&
-        isClockCut(c) &&
-        c.heartbeats + c.events > 0 &&
-        near(c.sinceRequestMs, cut.sinceRequestMs, s.tolerance),
+        c !== cut && isTotalEvidence(c) && near(c.sinceRequestMs, cut.sinceRequestMs, s.tolerance),
     );
     // Periodic traffic makes an idle clock cut at the same age too; the same silence before
     // both cuts says idle first (cheap: a shorter heartbeat). If cuts keep coming at that age

@@ -87,6 +87,11 @@ export class Session {
   /** Shared by every poll transport of the session: a reopen keeps the pause between polls. */
   private readonly pollPace: PollPace = { notBefore: 0 };
   private timer: unknown = null;
+  /**
+   * The last attempt ended with its HTTP response whole (a rotation): the next request may ride
+   * its kept-alive connection (what a clock counting connections sees is not the request's age).
+   */
+  private keptAlive = false;
   private closed = false;
   private final: { result?: unknown; error?: OutlastError } | null = null;
   private readonly dedupe: Dedupe;
@@ -135,6 +140,7 @@ export class Session {
     this.gen++;
     this.learner.revalidate();
     this.attempt = this.open(this.choice.current);
+    this.attempt.reusedConnection = this.keptAlive && this.attempt.name !== 'ws';
     this.stall.arm(this.timing.opening());
     this.watchHold(this.attempt);
   }
@@ -438,6 +444,7 @@ export class Session {
     this.clearHold();
     a.transport.close();
     const report = this.record(a, cause, info);
+    this.keptAlive = cause === 'server-rotation' && a.name !== 'ws';
     if (this.stopsHere(info, a.name)) return;
 
     const lessons = this.learner.fromCut(report, this.cuts.history, this.outlast, early);

@@ -1,3 +1,4 @@
+import { createServer as createTcp, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Connection,
@@ -130,6 +131,20 @@ describe('learning rules (pure)', () => {
     expect(p.heartbeatMs).toBe(450);
   });
 
+  it('total clock: cuts of requests on reused connections are no evidence', () => {
+    const p = emptyProfile('http://x');
+    // Each request followed a rotation on a kept-alive connection: a clock counting the
+    // connection's age cut them at ~100 ms of their own age, twice; the clock is not 100 ms.
+    const a = cut({ sinceRequestMs: 100, sinceLastByteMs: 3, reusedConnection: true });
+    const b = cut({ sinceRequestMs: 104, sinceLastByteMs: 1, reusedConnection: true });
+    expect(learnFromCut(p, a, [a], settings, 0)).toEqual([]);
+    expect(learnFromCut(p, b, [a, b], settings, 0)).toEqual([]);
+    // A fresh connection cut at the same age as a reused one is no twin either.
+    const c = cut({ sinceRequestMs: 102, sinceLastByteMs: 2 });
+    expect(learnFromCut(p, c, [a, b, c], settings, 0)).toEqual([]);
+    expect(p.totalMs).toEqual({});
+  });
+
   it('server rotations and client aborts only record lifetimes', () => {
     const p = emptyProfile('http://x');
     const c = cut({ cause: 'server-rotation', sinceRequestMs: 9_000 });
@@ -177,6 +192,43 @@ async function runStream(url: string, store: ProfileStore, n: number, gapMs: num
   return run;
 }
 
+/**
+ * A TCP relay to `port` whose clock counts each connection's age: `totalMs` after accepting
+ * it, both sides are ended (FIN), whatever requests rode it.
+ */
+async function connectionClock(port: number, totalMs: number) {
+  const pairs = new Set<[Socket, Socket]>();
+  const relay = createTcp((client) => {
+    const upstream = new (client.constructor as typeof Socket)();
+    upstream.connect(port, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const timer = setTimeout(() => {
+      client.end();
+      upstream.end();
+    }, totalMs);
+    const drop = () => {
+      clearTimeout(timer);
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.pipe(upstream).pipe(client);
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const { port: own } = relay.address() as { port: number };
+  return {
+    origin: `http://127.0.0.1:${own}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const pair of pairs) for (const socket of pair) socket.destroy();
+        relay.close(() => resolve());
+      }),
+  };
+}
+
 describe('learning the path through the proxy', () => {
   it('idle clock (aws-alb): asks for a heartbeat under half of it, then lives on', async () => {
     server = await startTestServer({ heartbeatMs: 5_000 });
@@ -208,6 +260,27 @@ describe('learning the path through the proxy', () => {
     const second = await runStream(proxy.base, store, 40, 30);
     expect(second.opens[0]!.maxStreamMs).toBe(profile.maxStreamMs.sse);
     expect(second.cuts.map((c) => c.cause).filter((c) => c !== 'server-rotation')).toEqual([]);
+  });
+
+  it('total clock counting the TCP connection: rotations on a kept-alive one teach nothing', async () => {
+    // The relay ends each TCP connection 700 ms after accepting it (bench/resume.ts's `total`);
+    // the server rotates every 300 ms and the next request rides the same socket, so the
+    // third request of each connection is cut ~100 ms after it was sent, again and again.
+    server = await startTestServer({ heartbeatMs: 40, minMaxStreamMs: 100 });
+    const relay = await connectionClock(Number(new URL(server.origin).port), 700);
+    closers.push(relay.close);
+    const store = memoryProfileStore();
+    const run = await runStream(`${relay.origin}/outlast`, store, 450, 5, {
+      maxStreamMs: 300,
+      transports: ['sse'],
+    });
+    const cuts = run.cuts.filter((c) => c.cause === 'mid-stream-eof');
+    console.log(
+      `cuts at ${cuts.map((c) => Math.round(c.sinceRequestMs))} ms; lessons ${JSON.stringify(run.lessons.map((l) => l.note))}`,
+    );
+    expect(cuts.length).toBeGreaterThanOrEqual(2);
+    expect(run.lessons.filter((l) => l.rule === 'total-clock')).toEqual([]);
+    expect(run.conn.pathProfile!.totalMs).toEqual({});
   });
 
   it('buffering (corporate-av): SSE is held whole, the client moves to WebSocket', async () => {
