@@ -45,7 +45,11 @@ export interface Connection extends AsyncIterable<ClientEvent> {
   ): void;
   /** Resolves when the stream ends (with a job's result); rejects on a fatal error or a job's failure. */
   readonly done: Promise<EndNotice>;
-  /** A job's result; rejects with `job-failed` / `job-cancelled`, or a fatal error. */
+  /**
+   * A job's result; rejects with a {@link JobFailedError} (`job-failed`, `job-cancelled`,
+   * `job-lost`, `job-interrupted`; its `job` holds the server's own code and details), or a
+   * fatal error.
+   */
   readonly result: Promise<unknown>;
   /** The id the next reconnect resumes after. */
   readonly lastEventId: string | null;

@@ -8,6 +8,7 @@
 export { Backoff, type BackoffSettings } from './backoff.js';
 export { type CutCause, type CutReport, classifyClose } from './causes.js';
 export { type Connection, connect, transportFactories } from './connect.js';
+export { type JobErrorInfo, JobFailedError } from './job.js';
 export {
   type LearnSettings,
   type Lesson,

@@ -349,34 +349,61 @@ function withIdempotencyKey(headers: Record<string, string>, key: string): Recor
 export const RESULT = 'outlast.result';
 export const JOB_ERROR = 'outlast.error';
 
-/** The outcome carried by a final event. */
-export function parseFinal(type: string, data: string): { result?: unknown; error?: OutlastError } {
-  try {
-    const j = JSON.parse(data) as { result?: unknown; code?: string; message?: string };
-    if (type === RESULT) return { result: j.result };
-    return { error: jobError(j.code, j.message) };
-  } catch {
-    return type === RESULT ? { result: data } : { error: jobError(undefined, data) };
+/** The error a job ended with, as its server told it: its own code, message and details. */
+export interface JobErrorInfo {
+  /** The server's code: `job-failed`, or the job's own (`quota-exceeded`, `upstream-status`). */
+  code: string;
+  message: string;
+  /** Details the job added (a `JobError`'s), e.g. the gateway's upstream `status`. */
+  [field: string]: unknown;
+}
+
+/** Codes a job's end keeps on the client; every other code of a failure is `job-failed`. */
+type JobEndCode = 'job-failed' | 'job-cancelled' | 'job-lost' | 'job-interrupted';
+const KEPT_CODES: ReadonlySet<string> = new Set(['job-cancelled', 'job-lost', 'job-interrupted']);
+
+/**
+ * How `result` rejects when a job did not succeed. `code` is one of four the client knows
+ * (`job-interrupted`: a drain's deadline ended it, safe to start again); `job` is what the
+ * server said, with the job's own code (`quota-exceeded`) and details.
+ */
+export class JobFailedError extends OutlastError<JobEndCode> {
+  override readonly name = 'JobFailedError';
+  constructor(readonly job: JobErrorInfo) {
+    super(KEPT_CODES.has(job.code) ? (job.code as JobEndCode) : 'job-failed', job.message);
   }
 }
 
-function jobError(code: string | undefined, message: string | undefined): OutlastError {
-  const c = code === 'job-cancelled' || code === 'job-lost' ? code : 'job-failed';
-  return new OutlastError(c, message ?? 'the job failed');
+/** The outcome carried by a final event. */
+export function parseFinal(type: string, data: string): { result?: unknown; error?: OutlastError } {
+  try {
+    const j = JSON.parse(data) as { result?: unknown };
+    if (type === RESULT) return { result: j.result };
+    return { error: jobError(j) };
+  } catch {
+    return type === RESULT ? { result: data } : { error: jobError({ message: data }) };
+  }
+}
+
+function jobError(told: unknown): JobFailedError {
+  const o = typeof told === 'object' && told !== null ? (told as Record<string, unknown>) : {};
+  const code = typeof o.code === 'string' && o.code !== '' ? o.code : 'job-failed';
+  const message = typeof o.message === 'string' ? o.message : 'the job failed';
+  return new JobFailedError({ ...o, code, message });
 }
 
 /** The outcome in a job record. */
 export function fromRecord(r: {
   state: string;
   result?: unknown;
-  error?: { code?: string; message?: string };
+  error?: { code?: string; message?: string; [field: string]: unknown };
 }) {
   if (r.state === 'succeeded') return { result: r.result };
   if (r.state === 'running') return {};
   return {
-    error: jobError(
-      r.error?.code ?? (r.state === 'lost' ? 'job-lost' : undefined),
-      r.error?.message,
-    ),
+    error: jobError({
+      ...r.error,
+      code: r.error?.code ?? (r.state === 'lost' ? 'job-lost' : undefined),
+    }),
   };
 }

@@ -60,7 +60,7 @@ export interface EndNotice {
   lastEventId: string | null;
   /** A job's result (from its final event, or fetched when that was missed). */
   result?: unknown;
-  /** A job's failure (`job-failed`, `job-cancelled`). */
+  /** A job's failure: a `JobFailedError` (`job-failed`, `job-cancelled`, `job-lost`, `job-interrupted`). */
   error?: OutlastError;
 }
 

@@ -17,7 +17,7 @@ export type {
   JobHandler,
   StartJobOptions,
 } from './jobs.js';
-export { newJobId } from './jobs.js';
+export { JobError, newJobId } from './jobs.js';
 export type { NodeHandler } from './node.js';
 export {
   type AuthorizeAction,

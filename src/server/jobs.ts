@@ -108,18 +108,7 @@ const MAX_PUBLIC_MESSAGE = 1000;
 export const GENERIC_FAILURE = 'the job failed; the server recorded the cause';
 
 /**
- * Codes of the store's own failures: a job that lets one through (a `progress` write during
- * an outage) did not choose to tell it, and its message is about the server's insides.
- */
-const STORE_CODES: ReadonlySet<string> = new Set([
-  'store-unavailable',
-  'store-closed',
-  'store-full',
-]);
-
-/**
- * The code and message readers may see of a job's error: an `OutlastError`'s (not the store's
- * own failures, {@link STORE_CODES}), or those of an
+ * The code and message readers may see of a job's error: an `OutlastError`'s, or those of an
  * error marked `expose: true` with a `code` of lower-case words and dashes (`'quota-exceeded'`);
  * `null` for every other error (its message may hold anything: paths, queries, secrets).
  */
@@ -130,10 +119,8 @@ export function publicError(error: unknown): { code: string; message: string } |
     const shown = publicError(new OutlastError(error.code, error.message));
     return shown === null ? null : { ...error.details, ...shown };
   }
-  if (error instanceof OutlastError) {
-    if (STORE_CODES.has(error.code)) return null;
-    ({ code, message } = error);
-  } else if (typeof error === 'object' && error !== null && 'expose' in error && error.expose) {
+  if (error instanceof OutlastError) ({ code, message } = error);
+  else if (typeof error === 'object' && error !== null && 'expose' in error && error.expose) {
     ({ code, message } = error as { code?: unknown; message?: unknown });
   } else return null;
   if (typeof code !== 'string' || code.length > 64 || !PUBLIC_CODE.test(code)) return null;

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, JobFailedError } from '../../src/client/index.js';
 import { OutlastError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -195,6 +196,23 @@ describe('upstream failures are typed', () => {
       expect(job).toMatchObject({ state: 'failed', error });
     },
   );
+
+  it("the outlast client's result rejects with the upstream's code and status in error.job", async () => {
+    gw = await startTestGateway({ upstream: up.url });
+    const conn = connect(`${gw.url}/fail`, {
+      body: {},
+      headers: { prefer: 'respond-async' },
+      WebSocket: null,
+      reports: false,
+    });
+    const error = await conn.result.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(JobFailedError);
+    expect((error as JobFailedError).code).toBe('job-failed');
+    expect((error as JobFailedError).job).toMatchObject({ code: 'upstream-status', status: 503 });
+  });
 
   it('a passed-through request to an unreachable upstream gets 502 with the code', async () => {
     gw = await startTestGateway({ upstream: 'http://127.0.0.1:9' });

@@ -11,7 +11,7 @@ import { closeIdle, sleep, startServer, type TestServer } from '../helpers/serve
  * once, the outlast client reading it gets every event stored once and in order and then the
  * end, and the stored record says what the reader saw. A progress write that meets the
  * outage rejects (store-unavailable): a job that catches it goes on and succeeds, one that
- * does not fails (job-failed to readers); the settle is retried until Redis is back.
+ * does not fails with that code; the settle is retried until Redis is back.
  */
 
 const STEPS = 6;
@@ -99,7 +99,10 @@ describe.each<[string, Case]>([
     for await (const e of conn) seen.push((JSON.parse(e.data) as { i: number }).i);
     const outcome = await conn.result.then(
       (result) => ({ result }),
-      (error: { code?: string }) => ({ code: error.code }),
+      (error: { code?: string; job?: { code: string } }) => ({
+        code: error.code,
+        job: error.job?.code,
+      }),
     );
     await restarted;
 
@@ -112,9 +115,9 @@ describe.each<[string, Case]>([
     if (at === 'progress, uncaught') {
       expect(refused).toEqual(['store-unavailable']);
       expect(stored).toEqual([0, 1, 2]);
-      // The store's error is the server's business: readers get job-failed, onError the cause.
-      expect(outcome).toEqual({ code: 'job-failed' });
-      expect(record).toMatchObject({ state: 'failed', error: { code: 'job-failed' } });
+      // The client's code is job-failed; what the server told (the record's) is kept beside it.
+      expect(outcome).toEqual({ code: 'job-failed', job: 'store-unavailable' });
+      expect(record).toMatchObject({ state: 'failed', error: { code: 'store-unavailable' } });
       expect(log.at(-1)!.event).toBe('outlast.error');
     } else {
       // A caught refusal loses that one event (the job chose to go on); nothing else is lost.

@@ -294,24 +294,6 @@ describe('errors readers see', () => {
     expect(errors).toHaveLength(1);
   });
 
-  it("hides the store's own failures a job let through (store-unavailable from progress)", async () => {
-    const { s, errors } = await withFaults((method) =>
-      method === 'append' ? { fail: true } : null,
-    );
-    const job = await s.outlast.startJob(async (ctx) => {
-      await ctx.progress({ page: 1 });
-      return 'never';
-    });
-    const record = await job.settled;
-    expect(record.error).toEqual({
-      code: 'job-failed',
-      message: 'the job failed; the server recorded the cause',
-    });
-    const { final } = await finalSeen(s, job.id);
-    expect(JSON.parse(final.data)).toEqual(record.error);
-    expect(errors.length).toBeGreaterThanOrEqual(1);
-  });
-
   it('hides a thrown non-error (a string, an object)', async () => {
     const { s } = await withFaults(() => null);
     const job = await s.outlast.startJob(async () => {
