@@ -96,13 +96,15 @@ export interface Closable {
 }
 
 /**
- * The `afterEach` of a server test: asserts the server holds nothing once its clients are
- * gone ({@link expectIdle}), then closes it either way. Every test becomes a leak test.
+ * The `afterEach` of a server test: asserts the server (a test server, or an `Outlast` with
+ * no listener of its own) holds nothing once its clients are gone ({@link expectIdle}), then
+ * closes it either way. Every test becomes a leak test.
  */
-export async function closeIdle(server: Closable | undefined): Promise<void> {
+export async function closeIdle(server: Closable | Outlast | undefined): Promise<void> {
   if (server === undefined) return;
+  const outlast = 'outlast' in server ? server.outlast : server;
   try {
-    await expectIdle(server.outlast);
+    await expectIdle(outlast);
   } finally {
     await server.close();
   }

@@ -287,7 +287,7 @@ describe('the fetch adapter', () => {
   afterEach(async () => {
     const o = outlast;
     outlast = undefined;
-    await closeIdle(o && { outlast: o, close: () => o.close() });
+    await closeIdle(o);
   });
 
   const request = (client?: string) =>

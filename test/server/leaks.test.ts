@@ -72,7 +72,7 @@ describe('fetch adapter', () => {
   afterEach(async () => {
     const o = outlast;
     outlast = undefined;
-    await closeIdle(o && { outlast: o, close: () => o.close() });
+    await closeIdle(o);
   });
 
   for (const phase of ['authorize', 'first read'] as const) {

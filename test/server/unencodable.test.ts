@@ -22,7 +22,7 @@ let outlast: Outlast | undefined;
 afterEach(async () => {
   const o = outlast;
   outlast = undefined;
-  await closeIdle(o && { outlast: o, close: () => o.close() }); // every test is a leak test
+  await closeIdle(o); // every test is a leak test
 });
 
 describe('unencodable event data', () => {
